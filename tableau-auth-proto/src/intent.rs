@@ -1,0 +1,393 @@
+//! What the caller wants done: the inputs of [`crate::Session::start`].
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::SystemTime;
+
+use secrecy::SecretString;
+
+#[cfg(feature = "jwt")]
+use crate::jwt::ConnectedApp;
+
+/// One thing to do against the server. Each runs as a single exchange (possibly several
+/// requests: a version probe, a redirect) and ends in one [`crate::Event`] or one error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Intent {
+    /// Ask the server its product and REST API versions (anonymous).
+    ServerInfo,
+    /// Sign in, replacing any current session when it succeeds.
+    SignIn(SignIn),
+    /// Sign out. Nothing is sent when there is no session.
+    SignOut,
+    /// Move the session to another site of the same Tableau Server.
+    SwitchSite(SiteContentUrl),
+    /// Ask Tableau Server for a trusted-authentication ticket.
+    TrustedTicket(TicketRequest),
+}
+
+/// The contentUrl of a site (its "Site ID", as in `/#/site/Finance/`); `""` is the Default site
+/// of Tableau Server. Case-sensitive, and not the site's display name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct SiteContentUrl(String);
+
+impl SiteContentUrl {
+    /// The site with this contentUrl.
+    pub fn new(content_url: impl Into<String>) -> Self {
+        Self(content_url.into())
+    }
+
+    /// Tableau Server's Default site (`contentUrl=""`).
+    pub fn default_site() -> Self {
+        Self(String::new())
+    }
+
+    /// The contentUrl.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is the Default site.
+    pub fn is_default(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for SiteContentUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("(Default site)")
+        } else {
+            f.write_str(&self.0)
+        }
+    }
+}
+
+impl From<&str> for SiteContentUrl {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+macro_rules! luid_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Accepts a LUID: 36 characters, `8-4-4-4-12` hexadecimal digits.
+            pub fn parse(luid: &str) -> Result<Self, InvalidLuid> {
+                if is_luid(luid) {
+                    Ok(Self(luid.to_owned()))
+                } else {
+                    Err(InvalidLuid(luid.chars().take(64).collect()))
+                }
+            }
+
+            /// Wraps an identifier as the server sent it (servers are trusted to send LUIDs).
+            pub(crate) fn from_server(id: String) -> Self {
+                Self(id)
+            }
+
+            /// The LUID.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidLuid;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+luid_newtype!(
+    /// The LUID of a user (from a sign-in response, or the user to impersonate).
+    UserId
+);
+luid_newtype!(
+    /// The LUID of a site, used in every site-scoped REST URL (`/sites/{site-luid}/…`).
+    SiteId
+);
+
+/// A string that is not a LUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a LUID (36 characters, 8-4-4-4-12 hexadecimal digits)")]
+pub struct InvalidLuid(String);
+
+fn is_luid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// The credentials of a sign-in. Exactly one kind per request.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A user name and password (refused on Tableau Cloud with MFA; use a PAT or JWT there).
+    Password {
+        /// The user name (domain-qualified for some Active Directory setups).
+        name: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// A personal access token (API 3.6+). One live session per PAT: a new sign-in with the same
+    /// PAT ends the previous session.
+    PersonalAccessToken {
+        /// The token's name.
+        name: String,
+        /// The token's secret.
+        secret: SecretString,
+    },
+    /// A ready-made JWT (connected app, EAS or UAT; API 3.17+).
+    Jwt {
+        /// The signed token.
+        jwt: SecretString,
+        /// `true` for a Tableau Cloud Unified Access Token (`isUat`, API 3.27+).
+        is_uat: bool,
+    },
+    /// A connected app with direct trust: the core mints a fresh HS256 JWT for every sign-in.
+    #[cfg(feature = "jwt")]
+    ConnectedApp(ConnectedApp),
+}
+
+impl Credentials {
+    /// Username and password credentials.
+    pub fn password(name: impl Into<String>, password: impl Into<String>) -> Self {
+        Self::Password {
+            name: name.into(),
+            password: SecretString::from(password.into()),
+        }
+    }
+
+    /// Personal access token credentials.
+    pub fn personal_access_token(name: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::PersonalAccessToken {
+            name: name.into(),
+            secret: SecretString::from(secret.into()),
+        }
+    }
+
+    /// A ready-made connected-app JWT.
+    pub fn jwt(jwt: impl Into<String>) -> Self {
+        Self::Jwt {
+            jwt: SecretString::from(jwt.into()),
+            is_uat: false,
+        }
+    }
+
+    /// A Tableau Cloud Unified Access Token (sent with `isUat="true"`).
+    pub fn unified_access_token(jwt: impl Into<String>) -> Self {
+        Self::Jwt {
+            jwt: SecretString::from(jwt.into()),
+            is_uat: true,
+        }
+    }
+
+    /// A short name of the credential kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Password { .. } => "password",
+            Self::PersonalAccessToken { .. } => "personal access token",
+            Self::Jwt { is_uat: false, .. } => "JWT",
+            Self::Jwt { is_uat: true, .. } => "unified access token",
+            #[cfg(feature = "jwt")]
+            Self::ConnectedApp(_) => "connected app",
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password { name, .. } => f
+                .debug_struct("Password")
+                .field("name", name)
+                .field("password", &crate::secret::REDACTED)
+                .finish(),
+            Self::PersonalAccessToken { name, .. } => f
+                .debug_struct("PersonalAccessToken")
+                .field("name", name)
+                .field("secret", &crate::secret::REDACTED)
+                .finish(),
+            Self::Jwt { is_uat, .. } => f
+                .debug_struct("Jwt")
+                .field("jwt", &crate::secret::REDACTED)
+                .field("is_uat", is_uat)
+                .finish(),
+            #[cfg(feature = "jwt")]
+            Self::ConnectedApp(app) => f.debug_tuple("ConnectedApp").field(app).finish(),
+        }
+    }
+}
+
+/// The wall-clock time and randomness a connected-app JWT is minted from. The core has neither
+/// of its own: adapters pass `SystemTime::now()` and 16 bytes from a CSPRNG.
+#[derive(Clone, Copy)]
+pub struct MintInputs {
+    /// The wall-clock time of issue (`iat`; `exp` is counted from it).
+    pub issued_at: SystemTime,
+    /// 16 random bytes, the JWT ID (`jti`, formatted as a UUID v4).
+    pub random: [u8; 16],
+}
+
+impl fmt::Debug for MintInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MintInputs")
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sign-in: credentials, the site, and optionally a user to impersonate.
+///
+/// ```
+/// use tableau_auth_proto::{Credentials, SignIn, UserId};
+/// let sign_in = SignIn::new(Credentials::personal_access_token("etl", "secret"), "Finance")
+///     .impersonate(UserId::parse("dd2239f6-ddf1-4107-981a-4cf94e415794")?);
+/// # Ok::<(), tableau_auth_proto::InvalidLuid>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SignIn {
+    pub(crate) credentials: Credentials,
+    pub(crate) site: SiteContentUrl,
+    pub(crate) impersonate: Option<UserId>,
+    pub(crate) mint: Option<MintInputs>,
+}
+
+impl SignIn {
+    /// Signs in with `credentials` to the site whose contentUrl is `site` (`""`: Default site).
+    pub fn new(credentials: Credentials, site: impl Into<SiteContentUrl>) -> Self {
+        Self {
+            credentials,
+            site: site.into(),
+            impersonate: None,
+            mint: None,
+        }
+    }
+
+    /// Signs in as another user (by LUID); the caller must be an administrator.
+    pub fn impersonate(mut self, user: UserId) -> Self {
+        self.impersonate = Some(user);
+        self
+    }
+
+    /// Supplies the clock reading and randomness for minting a connected-app JWT. Required for
+    /// [`Credentials::ConnectedApp`], ignored by the other kinds, so adapters can always set it.
+    pub fn mint_inputs(mut self, issued_at: SystemTime, random: [u8; 16]) -> Self {
+        self.mint = Some(MintInputs { issued_at, random });
+        self
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The site.
+    pub fn site(&self) -> &SiteContentUrl {
+        &self.site
+    }
+}
+
+impl From<SignIn> for Intent {
+    fn from(value: SignIn) -> Self {
+        Self::SignIn(value)
+    }
+}
+
+/// A request for a trusted ticket (`POST /trusted`, Tableau Server only).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TicketRequest {
+    pub(crate) username: String,
+    pub(crate) target_site: SiteContentUrl,
+    pub(crate) client_ip: Option<Ipv4Addr>,
+}
+
+impl TicketRequest {
+    /// A ticket for `username` (with multi-domain Active Directory, `DOMAIN\user`) on the
+    /// Default site.
+    pub fn new(username: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            target_site: SiteContentUrl::default_site(),
+            client_ip: None,
+        }
+    }
+
+    /// The site the ticket is for, by contentUrl.
+    pub fn target_site(mut self, site: impl Into<SiteContentUrl>) -> Self {
+        self.target_site = site.into();
+        self
+    }
+
+    /// The end user's browser IP (IPv4 only, as Tableau supports), checked at redemption when the
+    /// server matches client IPs.
+    pub fn client_ip(mut self, ip: Ipv4Addr) -> Self {
+        self.client_ip = Some(ip);
+        self
+    }
+
+    /// The user the ticket is for.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The site the ticket is for.
+    pub fn site(&self) -> &SiteContentUrl {
+        &self.target_site
+    }
+}
+
+impl From<TicketRequest> for Intent {
+    fn from(value: TicketRequest) -> Self {
+        Self::TrustedTicket(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luids_are_validated() {
+        assert!(UserId::parse("dd2239f6-ddf1-4107-981a-4cf94e415794").is_ok());
+        assert!(UserId::parse("DD2239F6-DDF1-4107-981A-4CF94E415794").is_ok());
+        for bad in [
+            "",
+            "dd2239f6ddf14107981a4cf94e415794",
+            "dd2239f6-ddf1-4107-981a-4cf94e41579g",
+            "dd2239f6-ddf1-4107-981a-4cf94e4157945",
+        ] {
+            assert!(UserId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let all = [
+            Credentials::password("u", "SENTINEL-pw"),
+            Credentials::personal_access_token("n", "SENTINEL-pat"),
+            Credentials::jwt("SENTINEL-jwt"),
+        ];
+        for c in all {
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("SENTINEL"), "{shown}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Secret values: redacted in `Debug`, zeroized on drop, exposed only on request.
+//!
+//! Every credential the core touches (passwords, personal-access-token secrets, JWTs, connected-app
+//! secret values, session tokens, trusted tickets) lives in a [`SecretString`] or in one of the
+//! newtypes below. None of them prints its value; the only way to read one is
+//! [`ExposeSecret::expose_secret`], which makes every read visible in review.
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize;
+
+/// The text put in place of a secret wherever one would otherwise be shown.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+macro_rules! secret_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name(SecretString);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(SecretString::from(value.into()))
+            }
+        }
+
+        impl ExposeSecret<str> for $name {
+            /// Returns the secret value.
+            ///
+            /// # Security warning
+            /// Whatever receives this string must not log, print or store it.
+            fn expose_secret(&self) -> &str {
+                self.0.expose_secret()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), REDACTED)
+            }
+        }
+
+        impl From<SecretString> for $name {
+            fn from(value: SecretString) -> Self {
+                Self(value)
+            }
+        }
+    };
+}
+
+secret_newtype!(
+    /// The session token (`X-Tableau-Auth`) a sign-in or a site switch returned.
+    AuthToken
+);
+
+secret_newtype!(
+    /// A one-time trusted-authentication ticket (Tableau Server only), see
+    /// [`crate::ticket::TrustedTicket`] for the redemption URL.
+    TicketValue
+);
+
+/// Turns text borrowed from (or decoded out of) a response body into a secret, wiping any
+/// temporary copy.
+pub(crate) fn secret_from_cow(value: Cow<'_, str>) -> SecretString {
+    match value {
+        Cow::Borrowed(text) => SecretString::from(text.to_owned()),
+        Cow::Owned(mut text) => {
+            let secret = SecretString::from(text.as_str().to_owned());
+            text.zeroize();
+            secret
+        }
+    }
+}
+
+/// Replaces every occurrence of known secrets in text that came from a server (an error detail,
+/// the snippet of an HTML page), so a server echoing a request can never make us print a secret.
+#[derive(Default)]
+pub(crate) struct Redactor {
+    secrets: Vec<SecretString>,
+}
+
+impl Redactor {
+    pub(crate) fn push(&mut self, secret: &str) {
+        if !secret.is_empty() {
+            self.secrets.push(SecretString::from(secret.to_owned()));
+        }
+    }
+
+    pub(crate) fn scrub(&self, text: String) -> String {
+        let mut text = text;
+        for secret in &self.secrets {
+            let secret = secret.expose_secret();
+            if text.contains(secret) {
+                let mut replaced = text.replace(secret, REDACTED);
+                std::mem::swap(&mut text, &mut replaced);
+                replaced.zeroize();
+            }
+        }
+        text
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newtypes_redact_debug_and_expose_on_request() {
+        let token = AuthToken::new("tok-SENTINEL");
+        assert_eq!(format!("{token:?}"), "AuthToken([redacted])");
+        assert_eq!(token.expose_secret(), "tok-SENTINEL");
+    }
+
+    #[test]
+    fn redactor_scrubs_every_occurrence() {
+        let mut r = Redactor::default();
+        r.push("hunter2");
+        r.push("");
+        assert_eq!(
+            r.scrub("bad password hunter2, hunter2!".into()),
+            "bad password [redacted], [redacted]!"
+        );
+    }
+}

@@ -1,0 +1,903 @@
+//! The session state machine: one exchange in flight, state `Idle` or `SignedIn`.
+
+use std::fmt;
+use std::time::Instant;
+
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::config::{BaseUrl, Config, Format};
+use crate::error::{ApiError, Error, Misuse, RetryAfter};
+use crate::event::{Event, ServerInfo, SignOut, SignedIn};
+use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
+use crate::redirect;
+use crate::secret::{AuthToken, Redactor, TicketValue, secret_from_cow};
+use crate::ticket::{TrustedTicket, is_ticket_shaped};
+use crate::version::{ApiVersion, Feature, legacy_product_to_api};
+use crate::wire::{self, Body, CredentialFields, CredentialsDoc, Parsed};
+
+/// The header that carries the session token.
+pub const X_TABLEAU_AUTH: HeaderName = HeaderName::from_static("x-tableau-auth");
+
+/// The longest part of a foreign body kept in [`Error::Status`].
+const SNIPPET_LEN: usize = 512;
+
+/// What the caller does next.
+#[must_use = "a Step::Send must be sent and its response fed back to handle_response"]
+pub enum Step {
+    /// Send this request and pass its response to [`Session::handle_response`].
+    Send(Request<Vec<u8>>),
+    /// The exchange is over.
+    Done(Event),
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The body may hold credentials: show only its size.
+            Self::Send(r) => write!(
+                f,
+                "Send({} {} [{} bytes])",
+                r.method(),
+                r.uri(),
+                r.body().len()
+            ),
+            Self::Done(e) => f.debug_tuple("Done").field(e).finish(),
+        }
+    }
+}
+
+/// What a response to the caller's own REST call means; see [`Session::classify`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// 2xx: use the response.
+    Success,
+    /// The session is gone (`401002` and kin): sign in again once, then replay the request once.
+    Reauthenticate(Error),
+    /// Throttled or unavailable (429, 503): wait ([`Error::retry_after`]) and try again.
+    Retry(Error),
+    /// Anything else: give up with this error.
+    Fail(Error),
+}
+
+/// Why [`Session::poll_timeout`] asks for a new sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expiry {
+    /// The session is about to pass the server's idle limit.
+    IdleLimit,
+    /// The session is about to pass the server's absolute lifetime limit.
+    LifetimeLimit,
+    /// The credentials (a PAT) are about to expire, per `estimatedTimeToExpiration`.
+    Credentials,
+}
+
+impl Expiry {
+    /// A short description, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdleLimit => "session idle limit",
+            Self::LifetimeLimit => "session lifetime limit",
+            Self::Credentials => "credentials expiry",
+        }
+    }
+}
+
+struct Active {
+    token: AuthToken,
+    info: SignedIn,
+    signed_in_at: Instant,
+    last_used: Instant,
+}
+
+enum Exchange {
+    ServerInfo {
+        then: Option<Box<SignIn>>,
+        legacy: bool,
+        base: BaseUrl,
+        hops: u8,
+    },
+    SignIn {
+        body: Zeroizing<Vec<u8>>,
+        path: String,
+        base: BaseUrl,
+        version: ApiVersion,
+        hops: u8,
+        redactor: Redactor,
+    },
+    SignOut,
+    SwitchSite {
+        version: ApiVersion,
+    },
+    Ticket {
+        site: SiteContentUrl,
+    },
+}
+
+impl Exchange {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::ServerInfo { .. } => "server info",
+            Self::SignIn { .. } => "sign-in",
+            Self::SignOut => "sign-out",
+            Self::SwitchSite { .. } => "switch site",
+            Self::Ticket { .. } => "trusted ticket",
+        }
+    }
+}
+
+/// A Tableau session: the Sans-IO state machine. See the crate docs for the driving loop.
+///
+/// After any `Err` the session is in a defined state: an exchange that failed is over, and the
+/// session keeps what it had before that exchange (Idle, or SignedIn unchanged). A sign-out that
+/// finds the session already gone is an [`Event`], not an error.
+pub struct Session {
+    config: Config,
+    base: BaseUrl,
+    version: Option<ApiVersion>,
+    active: Option<Active>,
+    exchange: Option<Exchange>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &format_args!("{}", self.base))
+            .field("api_version", &self.version)
+            .field("signed_in", &self.active.as_ref().map(|a| &a.info))
+            .field("in_flight", &self.exchange.as_ref().map(Exchange::name))
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session with nothing signed in.
+    pub fn new(config: Config) -> Self {
+        Self {
+            base: config.base.clone(),
+            version: config.api_version,
+            config,
+            active: None,
+            exchange: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The base URL in use: the configured one, or where a followed redirect moved it.
+    pub fn base_url(&self) -> String {
+        self.base.to_string()
+    }
+
+    /// The API version in use (fixed, negotiated, or `None` before the first exchange).
+    pub fn api_version(&self) -> Option<ApiVersion> {
+        self.version
+    }
+
+    /// Whether a session token is held.
+    pub fn is_signed_in(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// The current session, if signed in.
+    pub fn signed_in(&self) -> Option<&SignedIn> {
+        self.active.as_ref().map(|a| &a.info)
+    }
+
+    /// The session token, if signed in.
+    pub fn token(&self) -> Option<&AuthToken> {
+        self.active.as_ref().map(|a| &a.token)
+    }
+
+    /// Whether an exchange is in flight.
+    pub fn is_busy(&self) -> bool {
+        self.exchange.is_some()
+    }
+
+    /// Starts an exchange. Returns the first request to send, or `Done` when nothing needs to be
+    /// sent (signing out without a session). Checks every version gate it can before anything is
+    /// sent.
+    pub fn start(&mut self, intent: Intent, now: Instant) -> Result<Step, Error> {
+        let _ = now;
+        if self.exchange.is_some() {
+            return Err(Misuse::ExchangeInFlight.into());
+        }
+        match intent {
+            Intent::ServerInfo => Ok(self.probe(None)?),
+            Intent::SignIn(sign_in) => {
+                check_mint_inputs(&sign_in)?;
+                match self.version {
+                    Some(version) => self.send_sign_in(&sign_in, self.base.clone(), version),
+                    None => self.probe(Some(Box::new(sign_in))),
+                }
+            }
+            Intent::SignOut => {
+                let Some(active) = &self.active else {
+                    return Ok(Step::Done(Event::SignedOut(SignOut::NotSignedIn)));
+                };
+                let url = self.api_path(active.info.api_version, "/auth/signout");
+                let request = self.request(Method::POST, &url, Vec::new(), true)?;
+                self.exchange = Some(Exchange::SignOut);
+                Ok(Step::Send(request))
+            }
+            Intent::SwitchSite(site) => {
+                let Some(active) = &self.active else {
+                    return Err(Misuse::NotSignedIn.into());
+                };
+                let version = active.info.api_version;
+                if self.base.is_tableau_cloud() {
+                    return Err(Error::NotOnTableauCloud {
+                        feature: Feature::SwitchSite,
+                    });
+                }
+                require(Feature::SwitchSite, version)?;
+                self.require_format(version)?;
+                let body = Body::SwitchSite {
+                    site: site.as_str(),
+                }
+                .encode(self.config.format)?;
+                let url = self.api_path(version, "/auth/switchSite");
+                let request = self.request(Method::POST, &url, body, true)?;
+                self.exchange = Some(Exchange::SwitchSite { version });
+                Ok(Step::Send(request))
+            }
+            Intent::TrustedTicket(ticket) => self.send_ticket(ticket),
+        }
+    }
+
+    /// Feeds the response to the request of the last [`Step::Send`]. The body should be read
+    /// with a limit of [`Config::max_body`] + 1 bytes; it is wiped once parsed, since it may
+    /// hold a token.
+    pub fn handle_response(
+        &mut self,
+        response: Response<Vec<u8>>,
+        now: Instant,
+    ) -> Result<Step, Error> {
+        let exchange = self.exchange.take().ok_or(Misuse::NoExchange)?;
+        let (parts, body) = response.into_parts();
+        let body = Zeroizing::new(body);
+        let (status, headers) = (parts.status, &parts.headers);
+        if body.len() > self.config.max_body {
+            return Err(Error::TooLarge {
+                limit: self.config.max_body,
+            });
+        }
+        match exchange {
+            Exchange::ServerInfo {
+                then,
+                legacy,
+                base,
+                hops,
+            } => self.on_server_info(status, headers, &body, then, legacy, base, hops),
+            Exchange::SignIn {
+                body: request_body,
+                path,
+                base,
+                version,
+                hops,
+                redactor,
+            } => {
+                if redirect::is_redirect(status) {
+                    let next = redirect::follow(&self.config, &base, &path, headers, hops)?;
+                    let url = next.join(&path);
+                    let request = self.request(Method::POST, &url, request_body.to_vec(), false)?;
+                    self.exchange = Some(Exchange::SignIn {
+                        body: request_body,
+                        path,
+                        base: next,
+                        version,
+                        hops: hops + 1,
+                        redactor,
+                    });
+                    return Ok(Step::Send(request));
+                }
+                if status.is_success() {
+                    let info = self.on_credentials(&body, version, base, now, &redactor)?;
+                    return Ok(Step::Done(Event::SignedIn(info)));
+                }
+                let error = error_from_response(status, headers, &body, &redactor);
+                // A 405000 on sign-in is the tell-tale of a POST turned into a GET by a
+                // redirect from http (protocol §12): name the https URL instead.
+                if status == StatusCode::METHOD_NOT_ALLOWED && (!base.is_https() || hops > 0) {
+                    return Err(Error::HttpsRequired {
+                        https_url: base.to_https().to_string(),
+                    });
+                }
+                Err(error)
+            }
+            Exchange::SignOut => {
+                if status.is_success() || status == StatusCode::UNAUTHORIZED {
+                    self.active = None;
+                    let outcome = if status.is_success() {
+                        SignOut::Confirmed
+                    } else {
+                        SignOut::AlreadyGone
+                    };
+                    return Ok(Step::Done(Event::SignedOut(outcome)));
+                }
+                Err(self.token_request_error(status, headers, &body))
+            }
+            Exchange::SwitchSite { version } => {
+                if status.is_success() {
+                    let redactor = self.token_redactor();
+                    let base = self.base.clone();
+                    let info = self.on_credentials(&body, version, base, now, &redactor)?;
+                    return Ok(Step::Done(Event::SiteSwitched(info)));
+                }
+                let error = self.token_request_error(status, headers, &body);
+                if error.code() == Some("403070") {
+                    return Ok(Step::Done(Event::SiteUnchanged));
+                }
+                Err(error)
+            }
+            Exchange::Ticket { site } => {
+                if !status.is_success() {
+                    return Err(self.token_request_error(status, headers, &body));
+                }
+                let text = std::str::from_utf8(&body).unwrap_or_default().trim();
+                if text == "-1" {
+                    return Err(Error::TicketRefused);
+                }
+                if !is_ticket_shaped(text) {
+                    return Err(foreign(status, None, &body, &Redactor::default()));
+                }
+                let ticket =
+                    TrustedTicket::new(TicketValue::new(text), site, self.base.to_string());
+                Ok(Step::Done(Event::TicketIssued(ticket)))
+            }
+        }
+    }
+
+    /// Drops the exchange in flight (a cancelled task, a transport error). The session keeps its
+    /// state; the next [`Session::start`] is allowed.
+    pub fn abort(&mut self) {
+        self.exchange = None;
+    }
+
+    /// Adds `X-Tableau-Auth` (marked sensitive) to the caller's own REST request.
+    pub fn authorize(&self, headers: &mut HeaderMap) -> Result<(), Error> {
+        let active = self.active.as_ref().ok_or(Misuse::NotSignedIn)?;
+        let mut value =
+            HeaderValue::from_str(active.token.expose_secret()).map_err(|_| Misuse::NotSignedIn)?;
+        value.set_sensitive(true);
+        headers.insert(X_TABLEAU_AUTH, value);
+        Ok(())
+    }
+
+    /// Records that the session was used at `now` (a response to an authorized call arrived):
+    /// the server's idle clock restarted, so [`Session::poll_timeout`] moves later.
+    pub fn touch(&mut self, now: Instant) {
+        if let Some(active) = &mut self.active {
+            active.last_used = active.last_used.max(now);
+        }
+    }
+
+    /// When to sign in again before the session ends, and why; `None` when not signed in.
+    /// The idle limit counts from the last [`Session::touch`] (or the sign-in).
+    pub fn poll_timeout(&self) -> Option<(Instant, Expiry)> {
+        let active = self.active.as_ref()?;
+        let margin = self.config.expiry_margin;
+        let before = |deadline: Instant| deadline.checked_sub(margin).unwrap_or(deadline);
+        let mut candidates = vec![(
+            before(active.last_used + self.config.idle_limit),
+            Expiry::IdleLimit,
+        )];
+        if let Some(limit) = self.config.lifetime_limit {
+            candidates.push((before(active.signed_in_at + limit), Expiry::LifetimeLimit));
+        }
+        if let Some(at) = active.info.credentials_expire_at {
+            candidates.push((before(at), Expiry::Credentials));
+        }
+        candidates.into_iter().min_by_key(|(at, _)| *at)
+    }
+
+    /// Whether [`Session::poll_timeout`] has passed at `now` (or there is no session).
+    pub fn needs_sign_in(&self, now: Instant) -> bool {
+        self.poll_timeout().is_none_or(|(at, _)| now >= at)
+    }
+
+    /// Tells what a response to the caller's own authorized REST call means, so that no adapter
+    /// parses Tableau errors itself. Secrets (the token) are scrubbed from any error text.
+    pub fn classify<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Verdict {
+        let status = response.status();
+        if status.is_success() {
+            return Verdict::Success;
+        }
+        let error = if redirect::is_redirect(status) {
+            redirect::refuse(&self.base, response.headers())
+        } else {
+            let body = response.body().as_ref();
+            let body = body.get(..self.config.max_body).unwrap_or(body);
+            error_from_response(status, response.headers(), body, &self.token_redactor())
+        };
+        if error.is_reauth_needed() {
+            Verdict::Reauthenticate(error)
+        } else if error.is_retryable() {
+            Verdict::Retry(error)
+        } else {
+            Verdict::Fail(error)
+        }
+    }
+
+    /// `{base}/api/{version}/{path}` for the caller's own calls (not site-scoped).
+    pub fn api_url(&self, path: &str) -> Result<http::Uri, Error> {
+        let version = self
+            .active
+            .as_ref()
+            .map(|a| a.info.api_version)
+            .or(self.version)
+            .ok_or(Misuse::NotSignedIn)?;
+        let url = self.api_path(version, &format!("/{}", path.trim_start_matches('/')));
+        url.parse()
+            .map_err(|_| Misuse::InvalidCharacter("API path").into())
+    }
+
+    /// `{base}/api/{version}/sites/{site-luid}/{path}` for the caller's site-scoped calls.
+    pub fn site_url(&self, path: &str) -> Result<http::Uri, Error> {
+        let active = self.active.as_ref().ok_or(Misuse::NotSignedIn)?;
+        let url = self.api_path(
+            active.info.api_version,
+            &format!(
+                "/sites/{}/{}",
+                active.info.site_id,
+                path.trim_start_matches('/')
+            ),
+        );
+        url.parse()
+            .map_err(|_| Misuse::InvalidCharacter("API path").into())
+    }
+
+    // ----- exchanges -------------------------------------------------------------------------
+
+    fn probe(&mut self, then: Option<Box<SignIn>>) -> Result<Step, Error> {
+        let base = self.base.clone();
+        let request = self.get(&base.join(&server_info_path()))?;
+        self.exchange = Some(Exchange::ServerInfo {
+            then,
+            legacy: false,
+            base,
+            hops: 0,
+        });
+        Ok(Step::Send(request))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_server_info(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        then: Option<Box<SignIn>>,
+        legacy: bool,
+        base: BaseUrl,
+        hops: u8,
+    ) -> Result<Step, Error> {
+        let path = if legacy {
+            LEGACY_PROBE_PATH.to_owned()
+        } else {
+            server_info_path()
+        };
+        if redirect::is_redirect(status) {
+            // The probe carries no secret; following an upgrade here means the credentials go
+            // straight to https afterwards.
+            let path_only = path.split('?').next().unwrap_or(&path);
+            let next = redirect::follow(&self.config, &base, path_only, headers, hops)?;
+            let request = self.get(&next.join(&path))?;
+            self.exchange = Some(Exchange::ServerInfo {
+                then,
+                legacy,
+                base: next,
+                hops: hops + 1,
+            });
+            return Ok(Step::Send(request));
+        }
+        let no_secrets = Redactor::default();
+        if !status.is_success() {
+            let error = error_from_response(status, headers, body, &no_secrets);
+            if !legacy && matches!(error.code(), Some("404003" | "404001")) {
+                // A server older than 10.1 has no serverinfo: ask the pre-REST endpoint.
+                let request = self.get(&base.join(LEGACY_PROBE_PATH))?;
+                self.exchange = Some(Exchange::ServerInfo {
+                    then,
+                    legacy: true,
+                    base,
+                    hops,
+                });
+                return Ok(Step::Send(request));
+            }
+            return Err(error);
+        }
+        let info = match wire::parse(body)? {
+            Parsed::Tableau(doc) => match doc.server_info {
+                Some(si) => ServerInfo {
+                    product_version: si.product_version.value.trim().to_owned(),
+                    build: si.product_version.build.map(|b| b.into_owned()),
+                    rest_api_version: si.rest_api_version.parse().map_err(|e| Error::Decode {
+                        format: sniff_format(body),
+                        path: "serverInfo.restApiVersion".to_owned(),
+                        message: format!("{e}"),
+                    })?,
+                    platform: si.platform.map(|p| p.into_owned()),
+                    legacy: false,
+                },
+                None => return Err(missing(body, "serverInfo")),
+            },
+            Parsed::Legacy(doc) => ServerInfo {
+                rest_api_version: legacy_product_to_api(&doc.version.product_version),
+                product_version: doc.version.product_version,
+                build: None,
+                platform: None,
+                legacy: true,
+            },
+            Parsed::Foreign => return Err(foreign(status, None, body, &no_secrets)),
+        };
+        self.base = base;
+        if self.config.api_version.is_none() {
+            let adopted = match self.config.max_api_version {
+                Some(max) => info.rest_api_version.min(max),
+                None => info.rest_api_version,
+            };
+            self.version = Some(adopted);
+        }
+        match (then, self.version) {
+            (Some(sign_in), Some(version)) => {
+                self.send_sign_in(&sign_in, self.base.clone(), version)
+            }
+            _ => Ok(Step::Done(Event::ServerInfo(info))),
+        }
+    }
+
+    fn send_sign_in(
+        &mut self,
+        sign_in: &SignIn,
+        base: BaseUrl,
+        version: ApiVersion,
+    ) -> Result<Step, Error> {
+        let impersonate = sign_in.impersonate.as_ref().map(UserId::as_str);
+        let mut redactor = Redactor::default();
+        let site = sign_in.site.as_str();
+        let encode = |fields: CredentialFields<'_>| {
+            Body::SignIn {
+                credentials: fields,
+                site,
+                impersonate,
+            }
+            .encode(self.config.format)
+        };
+        let body = match &sign_in.credentials {
+            Credentials::Password { name, password } => {
+                redactor.push(password.expose_secret());
+                encode(CredentialFields::Password {
+                    name,
+                    password: password.expose_secret(),
+                })?
+            }
+            Credentials::PersonalAccessToken { name, secret } => {
+                require(Feature::PersonalAccessToken, version)?;
+                if impersonate.is_some() {
+                    require(Feature::PersonalAccessTokenImpersonation, version)?;
+                }
+                redactor.push(secret.expose_secret());
+                encode(CredentialFields::PersonalAccessToken {
+                    name,
+                    secret: secret.expose_secret(),
+                })?
+            }
+            Credentials::Jwt { jwt, is_uat } => {
+                require(Feature::Jwt, version)?;
+                if *is_uat {
+                    require(Feature::UnifiedAccessToken, version)?;
+                }
+                redactor.push(jwt.expose_secret());
+                encode(CredentialFields::Jwt {
+                    jwt: jwt.expose_secret(),
+                    is_uat: *is_uat,
+                })?
+            }
+            #[cfg(feature = "jwt")]
+            Credentials::ConnectedApp(app) => {
+                require(Feature::Jwt, version)?;
+                let inputs = sign_in.mint.ok_or(Misuse::MissingMintInputs)?;
+                let jwt = app.mint(inputs)?;
+                redactor.push(jwt.expose_secret());
+                encode(CredentialFields::Jwt {
+                    jwt: jwt.expose_secret(),
+                    is_uat: false,
+                })?
+            }
+        };
+        let body = Zeroizing::new(body);
+        self.require_format(version)?;
+        let path = format!("/api/{version}/auth/signin");
+        let request = self.request(Method::POST, &base.join(&path), body.to_vec(), false)?;
+        self.exchange = Some(Exchange::SignIn {
+            body,
+            path,
+            base,
+            version,
+            hops: 0,
+            redactor,
+        });
+        Ok(Step::Send(request))
+    }
+
+    fn send_ticket(&mut self, ticket: TicketRequest) -> Result<Step, Error> {
+        if self.base.is_tableau_cloud() {
+            return Err(Error::NotOnTableauCloud {
+                feature: Feature::TrustedTicket,
+            });
+        }
+        if ticket.username.is_empty() {
+            return Err(Misuse::Empty("ticket user name").into());
+        }
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("username", &ticket.username);
+        // Sent even when empty: some integrators report the Default site needs it explicitly.
+        form.append_pair("target_site", ticket.target_site.as_str());
+        if let Some(ip) = ticket.client_ip {
+            form.append_pair("client_ip", &ip.to_string());
+        }
+        let body = form.finish().into_bytes();
+        let mut request = self.request(Method::POST, &self.base.join("/trusted"), body, false)?;
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+        );
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static("text/plain"));
+        self.exchange = Some(Exchange::Ticket {
+            site: ticket.target_site,
+        });
+        Ok(Step::Send(request))
+    }
+
+    /// Reads a `credentials` document into the new session state (sign-in and switch site).
+    fn on_credentials(
+        &mut self,
+        body: &[u8],
+        version: ApiVersion,
+        base: BaseUrl,
+        now: Instant,
+        redactor: &Redactor,
+    ) -> Result<SignedIn, Error> {
+        let credentials: CredentialsDoc<'_> = match wire::parse(body)? {
+            Parsed::Tableau(doc) => match doc.credentials {
+                Some(c) => c,
+                None => return Err(missing(body, "credentials")),
+            },
+            _ => return Err(foreign(StatusCode::OK, None, body, redactor)),
+        };
+        let CredentialsDoc {
+            token,
+            estimated_time_to_expiration,
+            site,
+            user,
+        } = credentials;
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Decode {
+                format: sniff_format(body),
+                path: "credentials.token".to_owned(),
+                message: "the token is empty or not printable ASCII".to_owned(),
+            });
+        }
+        let moved_to = (base != self.config.base).then(|| base.to_string());
+        let info = SignedIn {
+            site_id: SiteId::from_server(site.id.into_owned()),
+            site_content_url: SiteContentUrl::new(site.content_url.into_owned()),
+            user_id: UserId::from_server(user.id.into_owned()),
+            api_version: version,
+            credentials_expire_at: estimated_time_to_expiration
+                .as_deref()
+                .and_then(wire::parse_estimated_time_to_expiration)
+                .and_then(|d| now.checked_add(d)),
+            moved_to,
+        };
+        self.active = Some(Active {
+            token: AuthToken::from(secret_from_cow(token)),
+            info: info.clone(),
+            signed_in_at: now,
+            last_used: now,
+        });
+        self.base = base;
+        self.version = Some(version);
+        Ok(info)
+    }
+
+    // ----- helpers -----------------------------------------------------------------------
+
+    fn api_path(&self, version: ApiVersion, path: &str) -> String {
+        self.base.join(&format!("/api/{version}{path}"))
+    }
+
+    fn require_format(&self, version: ApiVersion) -> Result<(), Error> {
+        match self.config.format {
+            Format::Json => require(Feature::Json, version),
+            Format::Xml => Ok(()),
+        }
+    }
+
+    fn get(&self, url: &str) -> Result<Request<Vec<u8>>, Error> {
+        self.request(Method::GET, url, Vec::new(), false)
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+        authorized: bool,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let format = self.config.format;
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(url)
+            .header(USER_AGENT, self.config.user_agent.clone())
+            .header(ACCEPT, format.media_type());
+        if method == Method::POST {
+            builder = builder.header(CONTENT_TYPE, format.media_type());
+        }
+        let mut request = builder
+            .body(body)
+            .map_err(|_| Misuse::InvalidCharacter("request URL"))?;
+        if authorized {
+            self.authorize(request.headers_mut())?;
+        }
+        Ok(request)
+    }
+
+    fn token_redactor(&self) -> Redactor {
+        let mut redactor = Redactor::default();
+        if let Some(active) = &self.active {
+            redactor.push(active.token.expose_secret());
+        }
+        redactor
+    }
+
+    /// The error for a response to a request that carries the token (never follows redirects).
+    fn token_request_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        if redirect::is_redirect(status) {
+            return redirect::refuse(&self.base, headers);
+        }
+        error_from_response(status, headers, body, &self.token_redactor())
+    }
+}
+
+const LEGACY_PROBE_PATH: &str = "/auth?format=xml";
+
+fn server_info_path() -> String {
+    format!("/api/{}/serverinfo", ApiVersion::SERVER_INFO_PROBE)
+}
+
+fn require(feature: Feature, actual: ApiVersion) -> Result<(), Error> {
+    let required = feature.min_version();
+    if actual < required {
+        return Err(Error::Unsupported {
+            feature,
+            required,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+fn check_mint_inputs(sign_in: &SignIn) -> Result<(), Error> {
+    #[cfg(feature = "jwt")]
+    if matches!(sign_in.credentials, Credentials::ConnectedApp(_)) && sign_in.mint.is_none() {
+        return Err(Misuse::MissingMintInputs.into());
+    }
+    let _ = sign_in;
+    Ok(())
+}
+
+fn sniff_format(body: &[u8]) -> Format {
+    if body.trim_ascii_start().starts_with(b"{") {
+        Format::Json
+    } else {
+        Format::Xml
+    }
+}
+
+fn missing(body: &[u8], element: &str) -> Error {
+    Error::Decode {
+        format: sniff_format(body),
+        path: element.to_owned(),
+        message: format!("the response has no `{element}`"),
+    }
+}
+
+fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<RetryAfter> {
+    if !matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return None;
+    }
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RetryAfter::parse)
+}
+
+/// The typed error for a non-success response: Tableau's `<error>` when there is one, else the
+/// status with a snippet of the body.
+pub(crate) fn error_from_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Error {
+    let retry = retry_after(status, headers);
+    if let Ok(Parsed::Tableau(doc)) = wire::parse(body)
+        && let Some(e) = doc.error
+    {
+        let text = |t: Option<std::borrow::Cow<'_, str>>| {
+            redactor.scrub(t.map(|t| t.trim().to_owned()).unwrap_or_default())
+        };
+        return Error::Api(ApiError {
+            status,
+            code: redactor.scrub(e.code),
+            summary: text(e.summary),
+            detail: text(e.detail),
+            retry_after: retry,
+        });
+    }
+    foreign(status, retry, body, redactor)
+}
+
+fn foreign(
+    status: StatusCode,
+    retry_after: Option<RetryAfter>,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Error {
+    // Scrub before cutting, so that a secret straddling the cut cannot leak in part.
+    let mut snippet = redactor.scrub(String::from_utf8_lossy(body).trim().to_owned());
+    if snippet.len() > SNIPPET_LEN {
+        let mut end = SNIPPET_LEN;
+        while !snippet.is_char_boundary(end) {
+            end -= 1;
+        }
+        snippet.truncate(end);
+    }
+    Error::Status {
+        status,
+        snippet,
+        retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Session>();
+        is::<Step>();
+        is::<Error>();
+        is::<Verdict>();
+    }
+
+    #[test]
+    fn snippets_are_scrubbed_before_they_are_cut() {
+        let mut redactor = Redactor::default();
+        redactor.push("SECRET-SECRET");
+        let mut body = vec![b'x'; SNIPPET_LEN - 4];
+        body.extend_from_slice(b"SECRET-SECRET and more");
+        match foreign(StatusCode::BAD_GATEWAY, None, &body, &redactor) {
+            Error::Status { snippet, .. } => {
+                assert!(snippet.len() <= SNIPPET_LEN);
+                assert!(!snippet.contains("SECR"), "{snippet}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

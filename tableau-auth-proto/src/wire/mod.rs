@@ -1,0 +1,261 @@
+//! The two wire formats: request bodies out, response documents in.
+//!
+//! One set of document types reads both formats: XML attributes are `@name`, JSON members are
+//! `name`, and serde aliases map one onto the other. Responses are parsed by sniffing the body,
+//! not by trusting `Content-Type`: error pages arrive as XML, JSON or HTML whatever was asked.
+//! Text is borrowed from the body where it needs no unescaping, so secrets are not copied more
+//! than once.
+
+pub(crate) mod json;
+pub(crate) mod xml;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::config::Format;
+use crate::error::Error;
+
+/// The request bodies the core sends, before encoding.
+pub(crate) enum Body<'a> {
+    SignIn {
+        credentials: CredentialFields<'a>,
+        site: &'a str,
+        impersonate: Option<&'a str>,
+    },
+    SwitchSite {
+        site: &'a str,
+    },
+}
+
+/// The attributes of `<credentials>`, one credential kind.
+pub(crate) enum CredentialFields<'a> {
+    Password { name: &'a str, password: &'a str },
+    PersonalAccessToken { name: &'a str, secret: &'a str },
+    Jwt { jwt: &'a str, is_uat: bool },
+}
+
+impl Body<'_> {
+    /// Encodes the body, refusing characters the format cannot carry.
+    pub(crate) fn encode(&self, format: Format) -> Result<Vec<u8>, Error> {
+        match format {
+            Format::Xml => xml::encode(self),
+            Format::Json => json::encode(self),
+        }
+    }
+}
+
+/// A `tsResponse` (XML) or the top-level object (JSON).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Document<'a> {
+    #[serde(borrow, default)]
+    pub(crate) credentials: Option<CredentialsDoc<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) error: Option<ErrorDoc<'a>>,
+    #[serde(rename = "serverInfo", borrow, default)]
+    pub(crate) server_info: Option<ServerInfoDoc<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CredentialsDoc<'a> {
+    #[serde(rename = "@token", alias = "token", borrow)]
+    pub(crate) token: Cow<'a, str>,
+    #[serde(
+        rename = "@estimatedTimeToExpiration",
+        alias = "estimatedTimeToExpiration",
+        borrow,
+        default
+    )]
+    pub(crate) estimated_time_to_expiration: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) site: SiteDoc<'a>,
+    #[serde(borrow)]
+    pub(crate) user: UserDoc<'a>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SiteDoc<'a> {
+    #[serde(rename = "@id", alias = "id", borrow)]
+    pub(crate) id: Cow<'a, str>,
+    #[serde(rename = "@contentUrl", alias = "contentUrl", borrow, default)]
+    pub(crate) content_url: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserDoc<'a> {
+    #[serde(rename = "@id", alias = "id", borrow)]
+    pub(crate) id: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorDoc<'a> {
+    #[serde(
+        rename = "@code",
+        alias = "code",
+        deserialize_with = "string_or_number"
+    )]
+    pub(crate) code: String,
+    #[serde(borrow, default)]
+    pub(crate) summary: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) detail: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServerInfoDoc<'a> {
+    #[serde(rename = "productVersion", borrow)]
+    pub(crate) product_version: ProductVersionDoc<'a>,
+    #[serde(rename = "restApiVersion", deserialize_with = "string_or_number")]
+    pub(crate) rest_api_version: String,
+    #[serde(borrow, default)]
+    pub(crate) platform: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProductVersionDoc<'a> {
+    #[serde(rename = "$text", alias = "value", borrow, default)]
+    pub(crate) value: Cow<'a, str>,
+    #[serde(rename = "@build", alias = "build", borrow, default)]
+    pub(crate) build: Option<Cow<'a, str>>,
+}
+
+/// The legacy (pre-10.1) `/auth?format=xml` document: `<authinfo><version><product_version>`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuthInfoDoc {
+    pub(crate) version: AuthInfoVersion,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuthInfoVersion {
+    pub(crate) product_version: String,
+}
+
+/// What a response body turned out to be. Lives only for one parse, on the stack.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Parsed<'a> {
+    /// A Tableau document (XML `tsResponse` or a JSON object).
+    Tableau(Document<'a>),
+    /// The legacy `authinfo` document.
+    Legacy(AuthInfoDoc),
+    /// Empty, HTML, plain text or anything else.
+    Foreign,
+}
+
+/// Parses a response body of either format.
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed<'_>, Error> {
+    match sniff(body) {
+        Sniffed::Json => json::parse(body).map(Parsed::Tableau),
+        Sniffed::Xml => xml::parse(body),
+        Sniffed::Other => Ok(Parsed::Foreign),
+    }
+}
+
+enum Sniffed {
+    Xml,
+    Json,
+    Other,
+}
+
+fn sniff(body: &[u8]) -> Sniffed {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Sniffed::Json,
+        Some(b'<') => Sniffed::Xml,
+        _ => Sniffed::Other,
+    }
+}
+
+/// Wraps a serde error with its path into [`Error::Decode`], keeping the message short.
+pub(crate) fn decode_error<E: fmt::Display>(
+    format: Format,
+    err: serde_path_to_error::Error<E>,
+) -> Error {
+    let path = err.path().to_string();
+    let message: String = err.inner().to_string().chars().take(200).collect();
+    Error::Decode {
+        format,
+        path,
+        message,
+    }
+}
+
+/// Accepts `"401002"` and `401002` (some proxies and old servers send numbers).
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a number")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.trim().to_owned())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Parses `estimatedTimeToExpiration`, believed to be `days:hours:minutes` (protocol §2.5,
+/// open question 1: captured values such as `173:21:12` and third-party parsers agree).
+pub(crate) fn parse_estimated_time_to_expiration(value: &str) -> Option<std::time::Duration> {
+    let mut parts = value.trim().split(':');
+    let mut next = || -> Option<u64> {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 9 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let (days, hours, minutes) = (next()?, next()?, next()?);
+    if parts.next().is_some() || hours >= 24 || minutes >= 60 {
+        return None;
+    }
+    let secs = days.checked_mul(86_400)? + hours * 3_600 + minutes * 60;
+    Some(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimated_time_to_expiration_is_believed_days_hours_minutes() {
+        assert_eq!(
+            parse_estimated_time_to_expiration("173:21:12"),
+            Some(std::time::Duration::from_secs(
+                173 * 86_400 + 21 * 3_600 + 12 * 60
+            ))
+        );
+        for bad in [
+            "",
+            "1:2",
+            "1:2:3:4",
+            "a:b:c",
+            "1:24:00",
+            "1:00:60",
+            "-1:00:00",
+            "9999999999:00:00",
+        ] {
+            assert_eq!(parse_estimated_time_to_expiration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn sniffs_formats() {
+        assert!(matches!(sniff(b"\xEF\xBB\xBF  <x/>"), Sniffed::Xml));
+        assert!(matches!(sniff(b"\n{}"), Sniffed::Json));
+        assert!(matches!(sniff(b"-1"), Sniffed::Other));
+        assert!(matches!(sniff(b""), Sniffed::Other));
+    }
+}
