@@ -70,7 +70,18 @@ pub(crate) struct BaseUrl {
 
 impl BaseUrl {
     pub(crate) fn parse(text: &str) -> Result<Self, ConfigError> {
-        let shown = || text.chars().take(200).collect::<String>();
+        // Never echo user info (`https://user:password@host`) back in an error.
+        let shown = || match (text.find("://"), text.rfind('@')) {
+            (Some(start), Some(at)) if at > start => {
+                let (scheme, rest) = text.split_at(start + 3);
+                let host = rest.rsplit('@').next().unwrap_or_default();
+                format!("{scheme}[redacted]@{host}")
+                    .chars()
+                    .take(200)
+                    .collect()
+            }
+            _ => text.chars().take(200).collect::<String>(),
+        };
         let uri: Uri = text
             .trim()
             .parse()

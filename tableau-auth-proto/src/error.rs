@@ -114,6 +114,41 @@ fn cloud_hint(feature: Feature) -> &'static str {
 }
 
 impl Error {
+    /// Removes known secrets from every text that came from the server.
+    pub(crate) fn scrubbed(self, redactor: &crate::secret::Redactor) -> Self {
+        match self {
+            Self::Api(mut e) => {
+                e.code = redactor.scrub(e.code);
+                e.summary = redactor.scrub(e.summary);
+                e.detail = redactor.scrub(e.detail);
+                Self::Api(e)
+            }
+            Self::Decode {
+                format,
+                path,
+                message,
+            } => Self::Decode {
+                format,
+                path: redactor.scrub(path),
+                message: redactor.scrub(message),
+            },
+            Self::Status {
+                status,
+                snippet,
+                retry_after,
+            } => Self::Status {
+                status,
+                snippet: redactor.scrub(snippet),
+                retry_after,
+            },
+            Self::Redirect { location, refusal } => Self::Redirect {
+                location: redactor.scrub(location),
+                refusal,
+            },
+            other => other,
+        }
+    }
+
     /// Tableau's error code (`"401002"`), when the server sent one.
     pub fn code(&self) -> Option<&str> {
         match self {

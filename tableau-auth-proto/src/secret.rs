@@ -89,6 +89,10 @@ impl Redactor {
         }
     }
 
+    pub(crate) fn extend(&mut self, other: &Self) {
+        self.secrets.extend(other.secrets.iter().cloned());
+    }
+
     pub(crate) fn scrub(&self, text: String) -> String {
         let mut text = text;
         for secret in &self.secrets {

@@ -260,6 +260,21 @@ impl Session {
         now: Instant,
     ) -> Result<Step, Error> {
         let exchange = self.exchange.take().ok_or(Misuse::NoExchange)?;
+        // Whatever the server sends back, no error may carry a secret of this exchange.
+        let mut redactor = self.token_redactor();
+        if let Exchange::SignIn { redactor: sent, .. } = &exchange {
+            redactor.extend(sent);
+        }
+        self.exchange_response(exchange, response, now)
+            .map_err(|e| e.scrubbed(&redactor))
+    }
+
+    fn exchange_response(
+        &mut self,
+        exchange: Exchange,
+        response: Response<Vec<u8>>,
+        now: Instant,
+    ) -> Result<Step, Error> {
         let (parts, body) = response.into_parts();
         let body = Zeroizing::new(body);
         let (status, headers) = (parts.status, &parts.headers);
@@ -723,8 +738,15 @@ impl Session {
         }
     }
 
+    /// The anonymous version probes. They always ask for XML, which every version has (JSON
+    /// arrives only at 2.5, and the probe exists to find out the version); the answer is parsed
+    /// whatever its format.
     fn get(&self, url: &str) -> Result<Request<Vec<u8>>, Error> {
-        self.request(Method::GET, url, Vec::new(), false)
+        let mut request = self.request(Method::GET, url, Vec::new(), false)?;
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static(Format::Xml.media_type()));
+        Ok(request)
     }
 
     fn request(

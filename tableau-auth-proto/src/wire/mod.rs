@@ -174,7 +174,10 @@ pub(crate) fn decode_error<E: fmt::Display>(
     err: serde_path_to_error::Error<E>,
 ) -> Error {
     let path = err.path().to_string();
-    let message: String = err.inner().to_string().chars().take(200).collect();
+    let message: String = elide_quoted(&err.inner().to_string())
+        .chars()
+        .take(200)
+        .collect();
     Error::Decode {
         format,
         path,
@@ -182,10 +185,34 @@ pub(crate) fn decode_error<E: fmt::Display>(
     }
 }
 
-/// Accepts `"401002"` and `401002` (some proxies and old servers send numbers).
+/// Replaces the contents of double-quoted strings by `…`: serde quotes the offending value in
+/// its messages (`invalid type: string "…"`), and that value may be a secret.
+fn elide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            let mut escaped = false;
+            for inner in chars.by_ref() {
+                match (escaped, inner) {
+                    (false, '\\') => escaped = true,
+                    (false, '"') => break,
+                    _ => escaped = false,
+                }
+            }
+            out.push_str("…\"");
+        }
+    }
+    out
+}
+
+/// Accepts `"401002"` and `401002` (some proxies and old servers send numbers), and an XML
+/// element's text (`<restApiVersion>3.25</restApiVersion>`, which quick-xml presents as a map
+/// holding `$text`). The value is trimmed.
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct V;
-    impl Visitor<'_> for V {
+    impl<'de> Visitor<'de> for V {
         type Value = String;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string or a number")
@@ -201,6 +228,17 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error>
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
             Ok(v.to_string())
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+            let mut text = None;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key == "$text" || key == "value" {
+                    text = Some(map.next_value::<Cow<'de, str>>()?.trim().to_owned());
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            text.ok_or_else(|| de::Error::custom("the element has no text"))
         }
     }
     d.deserialize_any(V)
@@ -249,6 +287,16 @@ mod tests {
         ] {
             assert_eq!(parse_estimated_time_to_expiration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn quoted_values_are_elided_from_decode_messages() {
+        assert_eq!(
+            elide_quoted(r#"invalid type: string "se\"cret", expected struct SiteDoc"#),
+            r#"invalid type: string "…", expected struct SiteDoc"#
+        );
+        assert_eq!(elide_quoted("missing field `site`"), "missing field `site`");
+        assert_eq!(elide_quoted(r#"unterminated "abc"#), r#"unterminated "…""#);
     }
 
     #[test]

@@ -120,6 +120,8 @@ fn root(text: &str) -> Root {
             Ok(
                 XmlEvent::Decl(_) | XmlEvent::Comment(_) | XmlEvent::PI(_) | XmlEvent::DocType(_),
             ) => {}
+            // Cut off inside the root tag: let the deserializer say where it broke.
+            Ok(XmlEvent::Eof) | Err(_) if text.contains("<tsResponse") => return Root::TsResponse,
             _ => return Root::Other,
         }
     }

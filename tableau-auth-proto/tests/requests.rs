@@ -1,0 +1,161 @@
+//! Snapshots of every request the core builds: each intent × wire format × credential kind,
+//! with secrets masked (method, URI, sorted headers, body).
+
+mod support;
+
+use std::net::Ipv4Addr;
+
+use support::*;
+use tableau_auth_proto::http::Request;
+use tableau_auth_proto::{
+    ApiVersion, Format, Intent, Session, SiteContentUrl, TicketRequest, UserId,
+};
+
+const FORMATS: [(&str, Format); 2] = [("xml", Format::Xml), ("json", Format::Json)];
+
+fn snapshot(name: &str, request: &Request<Vec<u8>>) {
+    let rendered = render(request);
+    assert!(
+        !rendered.contains(SENTINEL),
+        "an unmasked secret in {name}:\n{rendered}"
+    );
+    insta::assert_snapshot!(name, rendered);
+}
+
+#[test]
+fn sign_in_requests_for_every_credential_kind_and_format() {
+    for (format_name, format) in FORMATS {
+        for impersonate in [false, true] {
+            for (kind, credentials) in all_credentials() {
+                let mut session = Session::new(config(format, Some(ApiVersion::new(3, 27))));
+                let mut intent = sign_in(credentials, "Finance");
+                if impersonate {
+                    intent = intent.impersonate(UserId::parse(IMPERSONATED).unwrap());
+                }
+                let (sent, _) = drive(
+                    &mut session,
+                    intent.into(),
+                    vec![response(200, sign_in_body(format))],
+                );
+                let suffix = if impersonate { "_impersonating" } else { "" };
+                snapshot(&format!("sign_in_{kind}_{format_name}{suffix}"), &sent[0]);
+            }
+        }
+    }
+}
+
+#[test]
+fn sign_in_to_the_default_site_sends_an_empty_content_url() {
+    for (format_name, format) in FORMATS {
+        let mut session = Session::new(config(format, Some(ApiVersion::new(3, 25))));
+        let creds = tableau_auth_proto::Credentials::password("jsmith", PASSWORD);
+        let (sent, _) = drive(
+            &mut session,
+            sign_in(creds, "").into(),
+            vec![response(200, sign_in_body(format))],
+        );
+        snapshot(&format!("sign_in_default_site_{format_name}"), &sent[0]);
+    }
+}
+
+#[test]
+fn negotiation_probes_serverinfo_then_signs_in_at_the_servers_version() {
+    for (format_name, format) in FORMATS {
+        let mut session = Session::new(config(format, None));
+        let creds = tableau_auth_proto::Credentials::personal_access_token(PAT_NAME, PAT_SECRET);
+        let (sent, result) = drive(
+            &mut session,
+            sign_in(creds, "Finance").into(),
+            vec![
+                response(200, fixture("serverinfo.xml")),
+                response(200, sign_in_body(format)),
+            ],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        snapshot(&format!("negotiate_probe_{format_name}"), &sent[0]);
+        snapshot(&format!("negotiate_sign_in_{format_name}"), &sent[1]);
+    }
+}
+
+#[test]
+fn legacy_servers_are_probed_at_auth_format_xml() {
+    let mut session = Session::new(config(Format::Xml, None));
+    let (sent, result) = drive(
+        &mut session,
+        Intent::ServerInfo,
+        vec![
+            response(404, fixture("error_404003.xml")),
+            response(200, fixture("authinfo_9_3.xml")),
+        ],
+    );
+    assert!(result.is_ok(), "{result:?}");
+    snapshot("legacy_probe", &sent[1]);
+}
+
+#[test]
+fn sign_out_and_switch_site_carry_the_token_as_a_sensitive_header() {
+    for (format_name, format) in FORMATS {
+        let mut session = signed_in(format);
+        let (sent, _) = drive(
+            &mut session,
+            Intent::SwitchSite(SiteContentUrl::new("Marketing")),
+            vec![response(200, fixture(&format!("switchsite.{format_name}")))],
+        );
+        snapshot(&format!("switch_site_{format_name}"), &sent[0]);
+        let (sent, _) = drive(&mut session, Intent::SignOut, vec![response(204, "")]);
+        snapshot(&format!("sign_out_{format_name}"), &sent[0]);
+    }
+}
+
+#[test]
+fn trusted_ticket_requests_are_form_encoded() {
+    let cases = [
+        ("ticket_default_site", TicketRequest::new("jsmith")),
+        (
+            "ticket_named_site_with_client_ip",
+            TicketRequest::new("CORP\\j smith&co")
+                .target_site("Sales EMEA")
+                .client_ip(Ipv4Addr::new(203, 0, 113, 25)),
+        ),
+    ];
+    for (name, ticket) in cases {
+        let mut session = Session::new(config(Format::Xml, Some(ApiVersion::new(3, 25))));
+        let (sent, _) = drive(
+            &mut session,
+            ticket.into(),
+            vec![response(200, fixture("ticket_10_2.txt"))],
+        );
+        snapshot(name, &sent[0]);
+    }
+}
+
+#[test]
+fn a_sign_in_redirected_from_http_to_https_is_re_posted_identically() {
+    let cfg = tableau_auth_proto::Config::builder("http://tableau.example.com")
+        .api_version(ApiVersion::new(3, 25))
+        .user_agent(USER_AGENT)
+        .build()
+        .unwrap();
+    let mut session = Session::new(cfg);
+    let creds = tableau_auth_proto::Credentials::password("jsmith", PASSWORD);
+    let redirect = with_header(
+        response(301, ""),
+        "location",
+        "https://tableau.example.com/api/3.25/auth/signin",
+    );
+    let (sent, result) = drive(
+        &mut session,
+        sign_in(creds, "Finance").into(),
+        vec![redirect, response(200, sign_in_body(Format::Xml))],
+    );
+    assert_eq!(sent[0].body(), sent[1].body(), "the same body is re-posted");
+    snapshot("redirect_first_http", &sent[0]);
+    snapshot("redirect_then_https", &sent[1]);
+    match result {
+        Ok(tableau_auth_proto::Event::SignedIn(s)) => {
+            assert_eq!(s.moved_to.as_deref(), Some("https://tableau.example.com"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(session.base_url(), "https://tableau.example.com");
+}
