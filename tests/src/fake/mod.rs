@@ -1,0 +1,55 @@
+//! A faithful fake Tableau Server for end-to-end tests.
+//!
+//! Start one with [`FakeServer::start`] (async, on the caller's tokio runtime) or
+//! [`FakeServer::start_blocking`] (own runtime, for blocking clients). It listens on
+//! `127.0.0.1` only, optionally with TLS (a CA generated at start, see [`FakeServer::ca_file`])
+//! and optionally with a plain-HTTP listener that redirects everything to the main one.
+//!
+//! Behaviour follows `shared/protocol/tableau-auth.md`: sign-in (password, PAT, connected-app
+//! JWT, impersonation), sign-out, switch site, serverinfo, sessions/current, two site-scoped
+//! resources, trusted tickets, session idle/absolute expiry on a controllable clock, one live
+//! session per PAT, XML or JSON bodies, the documented error codes. Faults ([`Fault`]) can be
+//! injected per path, and every request is recorded ([`LoggedRequest`]).
+//!
+//! Control over HTTP (main listener, outside `/api`, never logged, never faulted):
+//!
+//! | method + path | effect |
+//! | --- | --- |
+//! | `GET /_fake/config` | the current [`FakeConfig`] as JSON |
+//! | `POST /_fake/config` | replace the config (JSON body); 204, or 400 with a reason |
+//! | `GET /_fake/clock` | `{"offset_secs": N, "now_unix": N}` |
+//! | `POST /_fake/clock/advance?secs=N` (or `ms=N`) | move the fake clock forward |
+//! | `GET /_fake/faults` | the pending fault rules |
+//! | `POST /_fake/faults` | add a [`FaultRule`] (JSON object) or several (array); 204 |
+//! | `DELETE /_fake/faults` | remove all fault rules; 204 |
+//! | `POST /_fake/sessions/drop[?user=NAME]` | end all sessions or one user's: `{"dropped": N}` |
+//! | `GET /_fake/sessions` | `{"live": N}` |
+//! | `GET /_fake/log` | the request log as a JSON array |
+//! | `DELETE /_fake/log` | clear the request log; 204 |
+//! | `POST /_fake/redirect?status=N` | status of the redirect listener (301, 302, 303, 307, 308) |
+
+mod body;
+mod clock;
+mod config;
+mod control;
+mod faults;
+mod handlers;
+mod jwt_mint;
+mod log;
+mod random;
+mod render;
+mod reply;
+mod reqdoc;
+mod server;
+mod state;
+mod sync;
+mod tls;
+mod version;
+
+pub use config::{ConnectedAppConfig, FakeConfig, PatConfig, SiteConfig, UserConfig, sample};
+pub use control::FakeControl;
+pub use faults::{Fault, FaultRule};
+pub use jwt_mint::sign_hs256;
+pub use log::{Listener, LoggedRequest};
+pub use server::{FakeOptions, FakeServer};
+pub use version::ApiVersion;
