@@ -20,6 +20,9 @@ pub enum Intent {
     SignIn(SignIn),
     /// Sign out. Nothing is sent when there is no session.
     SignOut,
+    /// Sign out a token held outside this session (saved by another process, say). The
+    /// session's own state is not touched; the outcome is reported like [`Intent::SignOut`]'s.
+    SignOutToken(crate::secret::AuthToken),
     /// Move the session to another site of the same Tableau Server.
     SwitchSite(SiteContentUrl),
     /// Ask Tableau Server for a trusted-authentication ticket.

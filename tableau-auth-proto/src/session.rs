@@ -93,9 +93,15 @@ struct Active {
     last_used: Instant,
 }
 
+/// What to do once the server-info probe has told the version.
+enum Then {
+    SignIn(Box<SignIn>),
+    SignOut(AuthToken),
+}
+
 enum Exchange {
     ServerInfo {
-        then: Option<Box<SignIn>>,
+        then: Option<Then>,
         legacy: bool,
         base: BaseUrl,
         hops: u8,
@@ -108,7 +114,11 @@ enum Exchange {
         hops: u8,
         redactor: Redactor,
     },
-    SignOut,
+    SignOut {
+        /// The token signed out is the session's own (not one given in the intent).
+        own: bool,
+        token: AuthToken,
+    },
     SwitchSite {
         version: ApiVersion,
     },
@@ -122,7 +132,7 @@ impl Exchange {
         match self {
             Self::ServerInfo { .. } => "server info",
             Self::SignIn { .. } => "sign-in",
-            Self::SignOut => "sign-out",
+            Self::SignOut { .. } => "sign-out",
             Self::SwitchSite { .. } => "switch site",
             Self::Ticket { .. } => "trusted ticket",
         }
@@ -214,18 +224,20 @@ impl Session {
                 check_mint_inputs(&sign_in)?;
                 match self.version {
                     Some(version) => self.send_sign_in(&sign_in, self.base.clone(), version),
-                    None => self.probe(Some(Box::new(sign_in))),
+                    None => self.probe(Some(Then::SignIn(Box::new(sign_in)))),
                 }
             }
             Intent::SignOut => {
                 let Some(active) = &self.active else {
                     return Ok(Step::Done(Event::SignedOut(SignOut::NotSignedIn)));
                 };
-                let url = self.api_path(active.info.api_version, "/auth/signout");
-                let request = self.request(Method::POST, &url, Vec::new(), true)?;
-                self.exchange = Some(Exchange::SignOut);
-                Ok(Step::Send(request))
+                let (token, version) = (active.token.clone(), active.info.api_version);
+                self.send_sign_out(token, version, true)
             }
+            Intent::SignOutToken(token) => match self.version {
+                Some(version) => self.send_sign_out(token, version, false),
+                None => self.probe(Some(Then::SignOut(token))),
+            },
             Intent::SwitchSite(site) => {
                 let Some(active) = &self.active else {
                     return Err(Misuse::NotSignedIn.into());
@@ -262,8 +274,10 @@ impl Session {
         let exchange = self.exchange.take().ok_or(Misuse::NoExchange)?;
         // Whatever the server sends back, no error may carry a secret of this exchange.
         let mut redactor = self.token_redactor();
-        if let Exchange::SignIn { redactor: sent, .. } = &exchange {
-            redactor.extend(sent);
+        match &exchange {
+            Exchange::SignIn { redactor: sent, .. } => redactor.extend(sent),
+            Exchange::SignOut { token, .. } => redactor.push(token.expose_secret()),
+            _ => {}
         }
         self.exchange_response(exchange, response, now)
             .map_err(|e| e.scrubbed(&redactor))
@@ -326,9 +340,11 @@ impl Session {
                 }
                 Err(error)
             }
-            Exchange::SignOut => {
+            Exchange::SignOut { own, token } => {
                 if status.is_success() || status == StatusCode::UNAUTHORIZED {
-                    self.active = None;
+                    if own {
+                        self.active = None;
+                    }
                     let outcome = if status.is_success() {
                         SignOut::Confirmed
                     } else {
@@ -336,7 +352,12 @@ impl Session {
                     };
                     return Ok(Step::Done(Event::SignedOut(outcome)));
                 }
-                Err(self.token_request_error(status, headers, &body))
+                let mut redactor = Redactor::default();
+                redactor.push(token.expose_secret());
+                if redirect::is_redirect(status) {
+                    return Err(redirect::refuse(&self.base, headers));
+                }
+                Err(error_from_response(status, headers, &body, &redactor))
             }
             Exchange::SwitchSite { version } => {
                 if status.is_success() {
@@ -470,7 +491,7 @@ impl Session {
 
     // ----- exchanges -------------------------------------------------------------------------
 
-    fn probe(&mut self, then: Option<Box<SignIn>>) -> Result<Step, Error> {
+    fn probe(&mut self, then: Option<Then>) -> Result<Step, Error> {
         let base = self.base.clone();
         let request = self.get(&base.join(&server_info_path()))?;
         self.exchange = Some(Exchange::ServerInfo {
@@ -488,7 +509,7 @@ impl Session {
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
-        then: Option<Box<SignIn>>,
+        then: Option<Then>,
         legacy: bool,
         base: BaseUrl,
         hops: u8,
@@ -561,8 +582,11 @@ impl Session {
             self.version = Some(adopted);
         }
         match (then, self.version) {
-            (Some(sign_in), Some(version)) => {
+            (Some(Then::SignIn(sign_in)), Some(version)) => {
                 self.send_sign_in(&sign_in, self.base.clone(), version)
+            }
+            (Some(Then::SignOut(token)), Some(version)) => {
+                self.send_sign_out(token, version, false)
             }
             _ => Ok(Step::Done(Event::ServerInfo(info))),
         }
@@ -639,6 +663,22 @@ impl Session {
             hops: 0,
             redactor,
         });
+        Ok(Step::Send(request))
+    }
+
+    fn send_sign_out(
+        &mut self,
+        token: AuthToken,
+        version: ApiVersion,
+        own: bool,
+    ) -> Result<Step, Error> {
+        let url = self.api_path(version, "/auth/signout");
+        let mut request = self.request(Method::POST, &url, Vec::new(), false)?;
+        let mut value = HeaderValue::from_str(token.expose_secret())
+            .map_err(|_| Misuse::InvalidCharacter("session token"))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(X_TABLEAU_AUTH, value);
+        self.exchange = Some(Exchange::SignOut { own, token });
         Ok(Step::Send(request))
     }
 

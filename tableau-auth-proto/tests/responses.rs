@@ -845,3 +845,43 @@ fn misuse_is_reported_not_panicked() {
         "https://tableau.example.com/api/3.25/sessions/current"
     );
 }
+
+#[test]
+fn a_token_saved_elsewhere_can_be_signed_out_without_touching_the_session() {
+    use tableau_auth_proto::secret::AuthToken;
+    let mut s = fresh(Format::Xml);
+    let (sent, r) = drive(
+        &mut s,
+        Intent::SignOutToken(AuthToken::new(TOKEN)),
+        vec![response(204, "")],
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].uri().path(), "/api/3.25/auth/signout");
+    assert!(sent[0].headers()["x-tableau-auth"].is_sensitive());
+    assert_eq!(sent[0].headers()["x-tableau-auth"], TOKEN);
+    assert!(matches!(r, Ok(Event::SignedOut(SignOut::Confirmed))));
+
+    // Without a known version the server is asked first; a dead token is still an event.
+    let mut s = signed_in(Format::Xml);
+    let mut unversioned = Session::new(config(Format::Json, None));
+    let (sent, r) = drive(
+        &mut unversioned,
+        Intent::SignOutToken(AuthToken::new(TOKEN)),
+        vec![
+            response(200, fixture("serverinfo.json")),
+            response(401, fixture("error_401002.json")),
+        ],
+    );
+    assert_eq!(sent[1].uri().path(), "/api/3.25/auth/signout");
+    assert!(matches!(r, Ok(Event::SignedOut(SignOut::AlreadyGone))));
+    let (_, r) = drive(
+        &mut s,
+        Intent::SignOutToken(AuthToken::new("other-token")),
+        vec![response(204, "")],
+    );
+    assert!(r.is_ok());
+    assert!(
+        s.is_signed_in(),
+        "signing out another token leaves this session alone"
+    );
+}
