@@ -283,6 +283,12 @@ impl SignIn {
         }
     }
 
+    /// The same sign-in to another site.
+    pub fn with_site(mut self, site: impl Into<SiteContentUrl>) -> Self {
+        self.site = site.into();
+        self
+    }
+
     /// Signs in as another user (by LUID); the caller must be an administrator.
     pub fn impersonate(mut self, user: UserId) -> Self {
         self.impersonate = Some(user);
