@@ -200,6 +200,18 @@ impl Credentials {
         }
     }
 
+    /// Adds every secret these credentials hold to `redactor`.
+    pub(crate) fn add_secrets_to(&self, redactor: &mut crate::secret::Redactor) {
+        use secrecy::ExposeSecret;
+        match self {
+            Self::Password { password, .. } => redactor.push(password.expose_secret()),
+            Self::PersonalAccessToken { secret, .. } => redactor.push(secret.expose_secret()),
+            Self::Jwt { jwt, .. } => redactor.push(jwt.expose_secret()),
+            #[cfg(feature = "jwt")]
+            Self::ConnectedApp(app) => redactor.push(app.secret_value()),
+        }
+    }
+
     /// A short name of the credential kind, for messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -122,6 +122,10 @@ impl ConnectedApp {
         self
     }
 
+    pub(crate) fn secret_value(&self) -> &str {
+        self.secret_value.expose_secret()
+    }
+
     /// The user the JWTs sign in as.
     pub fn username(&self) -> &str {
         &self.username

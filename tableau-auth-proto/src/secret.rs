@@ -75,6 +75,12 @@ pub(crate) fn secret_from_cow(value: Cow<'_, str>) -> SecretString {
     }
 }
 
+/// Secrets shorter than this are not cut out of server text; the text is withheld instead.
+const MIN_SCRUBBED_LEN: usize = 6;
+
+/// What server text becomes when it contains a secret too short to cut out.
+pub(crate) const WITHHELD: &str = "[text withheld: it contains a secret]";
+
 /// Replaces every occurrence of known secrets in text that came from a server (an error detail,
 /// the snippet of an HTML page), so a server echoing a request can never make us print a secret.
 #[derive(Default)]
@@ -97,6 +103,12 @@ impl Redactor {
         let mut text = text;
         for secret in &self.secrets {
             let secret = secret.expose_secret();
+            if text.contains(secret) && secret.len() < MIN_SCRUBBED_LEN {
+                // Replacing a very short secret everywhere would garble the text and show the
+                // secret by where the holes are: withhold the text instead.
+                text.zeroize();
+                return WITHHELD.to_owned();
+            }
             if text.contains(secret) {
                 let mut replaced = text.replace(secret, REDACTED);
                 std::mem::swap(&mut text, &mut replaced);
@@ -122,6 +134,14 @@ mod tests {
         let token = AuthToken::new("tok-SENTINEL");
         assert_eq!(format!("{token:?}"), "AuthToken([redacted])");
         assert_eq!(token.expose_secret(), "tok-SENTINEL");
+    }
+
+    #[test]
+    fn short_secrets_withhold_the_whole_text() {
+        let mut r = Redactor::default();
+        r.push("p");
+        assert_eq!(r.scrub("expected value".into()), WITHHELD);
+        assert_eq!(r.scrub("no match here".into()), "no match here");
     }
 
     #[test]

@@ -235,6 +235,10 @@ impl Session {
                 self.send_sign_out(token, version, true)
             }
             Intent::SignOutToken(token) => match self.version {
+                _ if token.expose_secret().is_empty() => Err(Misuse::Empty("session token").into()),
+                _ if !token.expose_secret().bytes().all(|b| b.is_ascii_graphic()) => {
+                    Err(Misuse::InvalidCharacter("session token").into())
+                }
                 Some(version) => self.send_sign_out(token, version, false),
                 None => self.probe(Some(Then::SignOut(token))),
             },
@@ -276,7 +280,16 @@ impl Session {
         let mut redactor = self.token_redactor();
         match &exchange {
             Exchange::SignIn { redactor: sent, .. } => redactor.extend(sent),
-            Exchange::SignOut { token, .. } => redactor.push(token.expose_secret()),
+            Exchange::SignOut { token, .. }
+            | Exchange::ServerInfo {
+                then: Some(Then::SignOut(token)),
+                ..
+            } => redactor.push(token.expose_secret()),
+            // The probe before a sign-in sends no secret, but a server may still echo one.
+            Exchange::ServerInfo {
+                then: Some(Then::SignIn(sign_in)),
+                ..
+            } => sign_in.credentials.add_secrets_to(&mut redactor),
             _ => {}
         }
         self.exchange_response(exchange, response, now)
@@ -292,7 +305,10 @@ impl Session {
         let (parts, body) = response.into_parts();
         let body = Zeroizing::new(body);
         let (status, headers) = (parts.status, &parts.headers);
-        if body.len() > self.config.max_body {
+        // A sign-out is decided by its status alone: its body is never read.
+        let sign_out_done = matches!(exchange, Exchange::SignOut { .. })
+            && (status.is_success() || status == StatusCode::UNAUTHORIZED);
+        if body.len() > self.config.max_body && !sign_out_done {
             return Err(Error::TooLarge {
                 limit: self.config.max_body,
             });
@@ -420,17 +436,20 @@ impl Session {
         let active = self.active.as_ref()?;
         let margin = self.config.expiry_margin;
         let before = |deadline: Instant| deadline.checked_sub(margin).unwrap_or(deadline);
-        let mut candidates = vec![(
-            before(active.last_used + self.config.idle_limit),
-            Expiry::IdleLimit,
-        )];
-        if let Some(limit) = self.config.lifetime_limit {
-            candidates.push((before(active.signed_in_at + limit), Expiry::LifetimeLimit));
-        }
-        if let Some(at) = active.info.credentials_expire_at {
-            candidates.push((before(at), Expiry::Credentials));
-        }
-        candidates.into_iter().min_by_key(|(at, _)| *at)
+        // A limit too long for `Instant` to represent is no deadline at all.
+        let idle = active.last_used.checked_add(self.config.idle_limit);
+        let lifetime = self
+            .config
+            .lifetime_limit
+            .and_then(|limit| active.signed_in_at.checked_add(limit));
+        [
+            (idle, Expiry::IdleLimit),
+            (lifetime, Expiry::LifetimeLimit),
+            (active.info.credentials_expire_at, Expiry::Credentials),
+        ]
+        .into_iter()
+        .filter_map(|(at, why)| at.map(|at| (before(at), why)))
+        .min_by_key(|(at, _)| *at)
     }
 
     /// Whether [`Session::poll_timeout`] has passed at `now` (or there is no session).
@@ -644,6 +663,7 @@ impl Session {
                 require(Feature::Jwt, version)?;
                 let inputs = sign_in.mint.ok_or(Misuse::MissingMintInputs)?;
                 let jwt = app.mint(inputs)?;
+                sign_in.credentials.add_secrets_to(&mut redactor);
                 redactor.push(jwt.expose_secret());
                 encode(CredentialFields::Jwt {
                     jwt: jwt.expose_secret(),
@@ -899,14 +919,11 @@ pub(crate) fn error_from_response(
     if let Ok(Parsed::Tableau(doc)) = wire::parse(body)
         && let Some(e) = doc.error
     {
-        let text = |t: Option<std::borrow::Cow<'_, str>>| {
-            redactor.scrub(t.map(|t| t.trim().to_owned()).unwrap_or_default())
-        };
         return Error::Api(ApiError {
             status,
             code: redactor.scrub(e.code),
-            summary: text(e.summary),
-            detail: text(e.detail),
+            summary: redactor.scrub(e.summary),
+            detail: redactor.scrub(e.detail),
             retry_after: retry,
         });
     }

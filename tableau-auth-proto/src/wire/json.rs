@@ -103,6 +103,8 @@ pub(crate) fn encode(body: &Body<'_>) -> Result<Vec<u8>, Error> {
 }
 
 pub(crate) fn parse(body: &[u8]) -> Result<Document<'_>, Error> {
+    // JSON forbids a byte-order mark, but some proxies add one; `sniff` already looked past it.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut de = serde_json::Deserializer::from_slice(body);
     let doc =
         serde_path_to_error::deserialize(&mut de).map_err(|e| decode_error(Format::Json, e))?;

@@ -52,8 +52,8 @@ impl Body<'_> {
 pub(crate) struct Document<'a> {
     #[serde(borrow, default)]
     pub(crate) credentials: Option<CredentialsDoc<'a>>,
-    #[serde(borrow, default)]
-    pub(crate) error: Option<ErrorDoc<'a>>,
+    #[serde(default)]
+    pub(crate) error: Option<ErrorDoc>,
     #[serde(rename = "serverInfo", borrow, default)]
     pub(crate) server_info: Option<ServerInfoDoc<'a>>,
 }
@@ -90,17 +90,19 @@ pub(crate) struct UserDoc<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct ErrorDoc<'a> {
+pub(crate) struct ErrorDoc {
     #[serde(
         rename = "@code",
         alias = "code",
         deserialize_with = "string_or_number"
     )]
     pub(crate) code: String,
-    #[serde(borrow, default)]
-    pub(crate) summary: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(crate) detail: Option<Cow<'a, str>>,
+    // Free text, read leniently: an odd summary must not hide the code (a 401001 misread as
+    // "not a Tableau body" would be retried as if the session had expired).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub(crate) summary: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub(crate) detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +241,59 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error>
                 }
             }
             text.ok_or_else(|| de::Error::custom("the element has no text"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Reads any scalar, or an element's text, as a string; anything else (an array, an element
+/// without text) as the empty string. Never fails on well-formed input.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("text")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.trim().to_owned())
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(String::new())
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+            let mut text = String::new();
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key == "$text" || key == "value" {
+                    let part = map.next_value::<Cow<'de, str>>()?;
+                    if !text.is_empty() {
+                        text.push(' ');
+                    }
+                    text.push_str(part.trim());
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            Ok(text)
         }
     }
     d.deserialize_any(V)
