@@ -139,6 +139,15 @@ impl BaseUrl {
         }
     }
 
+    /// The same prefix on `https://{authority}`.
+    pub(crate) fn moved_to_https(&self, authority: &str) -> Self {
+        Self {
+            https: true,
+            authority: authority.to_ascii_lowercase(),
+            prefix: self.prefix.clone(),
+        }
+    }
+
     /// `{scheme}://{authority}{prefix}{path}`; `path` starts with `/`.
     pub(crate) fn join(&self, path: &str) -> String {
         format!(

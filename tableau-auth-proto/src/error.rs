@@ -334,6 +334,12 @@ pub enum Misuse {
     /// The intent needs a session and there is none.
     #[error("not signed in")]
     NotSignedIn,
+    /// A request to authorize goes to another server (scheme, host or port) than the session's.
+    #[error(
+        "refusing to send the session token to a URL outside the session's server; build URLs \
+         with Session::api_url or Session::site_url"
+    )]
+    ForeignUrl,
     /// A value contains a character XML cannot carry.
     #[error("the {0} contains a control character that cannot be sent")]
     InvalidCharacter(&'static str),

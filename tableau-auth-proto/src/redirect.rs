@@ -60,8 +60,9 @@ pub(crate) fn refuse(base: &BaseUrl, headers: &HeaderMap) -> Error {
                 && !base.is_https()
                 && host_of_authority(&target.authority) == base.host() =>
         {
+            // The https side may listen on another port: name the one the server gave.
             Error::HttpsRequired {
-                https_url: base.to_https().to_string(),
+                https_url: base.moved_to_https(&target.authority).to_string(),
             }
         }
         Ok(target) => Error::Redirect {
@@ -242,6 +243,10 @@ mod tests {
         let c = cfg("http://h:80");
         match refuse(&c.base, &headers("https://h/api/3.25/auth/signout")) {
             Error::HttpsRequired { https_url } => assert_eq!(https_url, "https://h"),
+            other => panic!("{other:?}"),
+        }
+        match refuse(&c.base, &headers("https://h:8443/api/3.25/auth/signout")) {
+            Error::HttpsRequired { https_url } => assert_eq!(https_url, "https://h:8443"),
             other => panic!("{other:?}"),
         }
         let c = cfg("https://h");

@@ -81,6 +81,23 @@ const MIN_SCRUBBED_LEN: usize = 6;
 /// What server text becomes when it contains a secret too short to cut out.
 pub(crate) const WITHHELD: &str = "[text withheld: it contains a secret]";
 
+fn xml_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Replaces every occurrence of known secrets in text that came from a server (an error detail,
 /// the snippet of an HTML page), so a server echoing a request can never make us print a secret.
 #[derive(Default)]
@@ -89,9 +106,28 @@ pub(crate) struct Redactor {
 }
 
 impl Redactor {
+    /// Adds a secret, in its raw form and in the escaped forms the core puts on the wire (XML
+    /// attribute, JSON string), so that a server echoing the request body is caught too.
     pub(crate) fn push(&mut self, secret: &str) {
-        if !secret.is_empty() {
-            self.secrets.push(SecretString::from(secret.to_owned()));
+        if secret.is_empty() {
+            return;
+        }
+        let mut forms = vec![secret.to_owned(), xml_escaped(secret)];
+        if let Ok(json) = serde_json::to_string(secret) {
+            let inner = json
+                .get(1..json.len().saturating_sub(1))
+                .unwrap_or_default()
+                .to_owned();
+            forms.push(inner);
+            let mut json = json;
+            json.zeroize();
+        }
+        forms.sort();
+        forms.dedup();
+        // Longer forms first, so that a form containing the raw secret is cut out whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        for form in forms {
+            self.secrets.push(SecretString::from(form));
         }
     }
 
@@ -134,6 +170,18 @@ mod tests {
         let token = AuthToken::new("tok-SENTINEL");
         assert_eq!(format!("{token:?}"), "AuthToken([redacted])");
         assert_eq!(token.expose_secret(), "tok-SENTINEL");
+    }
+
+    #[test]
+    fn escaped_forms_are_scrubbed_too() {
+        let mut r = Redactor::default();
+        r.push("p&<\"ss\\word");
+        assert_eq!(
+            r.scrub("xml p&amp;&lt;&quot;ss\\word".into()),
+            "xml [redacted]"
+        );
+        assert_eq!(r.scrub("json p&<\\\"ss\\\\word".into()), "json [redacted]");
+        assert_eq!(r.scrub("raw p&<\"ss\\word".into()), "raw [redacted]");
     }
 
     #[test]

@@ -97,6 +97,7 @@ struct Active {
 enum Then {
     SignIn(Box<SignIn>),
     SignOut(AuthToken),
+    Ticket(TicketRequest),
 }
 
 enum Exchange {
@@ -150,6 +151,9 @@ pub struct Session {
     version: Option<ApiVersion>,
     active: Option<Active>,
     exchange: Option<Exchange>,
+    /// A plain-http base answered the anonymous probe without redirecting: it really is plain
+    /// http, and secrets may go there (the caller chose an http URL).
+    http_checked: bool,
 }
 
 impl fmt::Debug for Session {
@@ -172,6 +176,7 @@ impl Session {
             config,
             active: None,
             exchange: None,
+            http_checked: false,
         }
     }
 
@@ -223,8 +228,10 @@ impl Session {
             Intent::SignIn(sign_in) => {
                 check_mint_inputs(&sign_in)?;
                 match self.version {
-                    Some(version) => self.send_sign_in(&sign_in, self.base.clone(), version),
-                    None => self.probe(Some(Then::SignIn(Box::new(sign_in)))),
+                    Some(version) if !self.must_check_http() => {
+                        self.send_sign_in(&sign_in, self.base.clone(), version)
+                    }
+                    _ => self.probe(Some(Then::SignIn(Box::new(sign_in)))),
                 }
             }
             Intent::SignOut => {
@@ -239,8 +246,10 @@ impl Session {
                 _ if !token.expose_secret().bytes().all(|b| b.is_ascii_graphic()) => {
                     Err(Misuse::InvalidCharacter("session token").into())
                 }
-                Some(version) => self.send_sign_out(token, version, false),
-                None => self.probe(Some(Then::SignOut(token))),
+                Some(version) if !self.must_check_http() => {
+                    self.send_sign_out(token, version, false)
+                }
+                _ => self.probe(Some(Then::SignOut(token))),
             },
             Intent::SwitchSite(site) => {
                 let Some(active) = &self.active else {
@@ -262,6 +271,9 @@ impl Session {
                 let request = self.request(Method::POST, &url, body, true)?;
                 self.exchange = Some(Exchange::SwitchSite { version });
                 Ok(Step::Send(request))
+            }
+            Intent::TrustedTicket(ticket) if self.must_check_http() => {
+                self.probe(Some(Then::Ticket(ticket)))
             }
             Intent::TrustedTicket(ticket) => self.send_ticket(ticket),
         }
@@ -420,6 +432,21 @@ impl Session {
         value.set_sensitive(true);
         headers.insert(X_TABLEAU_AUTH, value);
         Ok(())
+    }
+
+    /// Adds `X-Tableau-Auth` to the caller's own request, after checking that it goes to this
+    /// session's server: same scheme, host and port as the base URL in use. A token never goes
+    /// to another host, or over plain http when the session is on https.
+    pub fn authorize_request<B>(&self, request: &mut Request<B>) -> Result<(), Error> {
+        let uri = request.uri();
+        let same_server = uri.scheme_str() == Some(self.base.scheme())
+            && uri
+                .authority()
+                .is_some_and(|a| a.as_str().eq_ignore_ascii_case(self.base.authority()));
+        if !same_server {
+            return Err(Misuse::ForeignUrl.into());
+        }
+        self.authorize(request.headers_mut())
     }
 
     /// Records that the session was used at `now` (a response to an authorized call arrived):
@@ -593,6 +620,7 @@ impl Session {
             Parsed::Foreign => return Err(foreign(status, None, body, &no_secrets)),
         };
         self.base = base;
+        self.http_checked = true;
         if self.config.api_version.is_none() {
             let adopted = match self.config.max_api_version {
                 Some(max) => info.rest_api_version.min(max),
@@ -607,6 +635,7 @@ impl Session {
             (Some(Then::SignOut(token)), Some(version)) => {
                 self.send_sign_out(token, version, false)
             }
+            (Some(Then::Ticket(ticket)), _) => self.send_ticket(ticket),
             _ => Ok(Step::Done(Event::ServerInfo(info))),
         }
     }
@@ -786,6 +815,13 @@ impl Session {
     }
 
     // ----- helpers -----------------------------------------------------------------------
+
+    /// Whether the base is plain http and not yet known to stay so. Before a secret goes to
+    /// such a base, the anonymous probe runs: a server that redirects it to https moves the
+    /// session there, so the secret never travels in clear text (protocol §12).
+    fn must_check_http(&self) -> bool {
+        !self.base.is_https() && !self.http_checked
+    }
 
     fn api_path(&self, version: ApiVersion, path: &str) -> String {
         self.base.join(&format!("/api/{version}{path}"))

@@ -130,7 +130,8 @@ fn trusted_ticket_requests_are_form_encoded() {
 }
 
 #[test]
-fn a_sign_in_redirected_from_http_to_https_is_re_posted_identically() {
+fn over_plain_http_the_probe_runs_first_so_a_redirect_moves_credentials_to_https() {
+    // Even with a fixed version: the anonymous probe finds out whether http redirects.
     let cfg = tableau_auth_proto::Config::builder("http://tableau.example.com")
         .api_version(ApiVersion::new(3, 25))
         .user_agent(USER_AGENT)
@@ -141,21 +142,63 @@ fn a_sign_in_redirected_from_http_to_https_is_re_posted_identically() {
     let redirect = with_header(
         response(301, ""),
         "location",
-        "https://tableau.example.com/api/3.25/auth/signin",
+        "https://tableau.example.com/api/2.4/serverinfo",
     );
     let (sent, result) = drive(
         &mut session,
         sign_in(creds, "Finance").into(),
-        vec![redirect, response(200, sign_in_body(Format::Xml))],
+        vec![
+            redirect,
+            response(200, fixture("serverinfo.xml")),
+            response(200, sign_in_body(Format::Xml)),
+        ],
     );
-    assert_eq!(sent[0].body(), sent[1].body(), "the same body is re-posted");
-    snapshot("redirect_first_http", &sent[0]);
-    snapshot("redirect_then_https", &sent[1]);
+    snapshot("http_probe_first", &sent[0]);
+    snapshot("http_probe_then_https", &sent[1]);
+    snapshot("http_probe_then_sign_in_over_https", &sent[2]);
     match result {
         Ok(tableau_auth_proto::Event::SignedIn(s)) => {
             assert_eq!(s.moved_to.as_deref(), Some("https://tableau.example.com"));
+            assert_eq!(
+                s.api_version,
+                ApiVersion::new(3, 25),
+                "a fixed version stays fixed"
+            );
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(session.base_url(), "https://tableau.example.com");
+}
+
+#[test]
+fn a_sign_in_redirected_to_a_cloud_pod_is_re_posted_identically() {
+    let cfg = tableau_auth_proto::Config::builder("https://online.tableau.com")
+        .api_version(ApiVersion::new(3, 25))
+        .user_agent(USER_AGENT)
+        .build()
+        .unwrap();
+    let mut session = Session::new(cfg);
+    let creds = tableau_auth_proto::Credentials::personal_access_token(PAT_NAME, PAT_SECRET);
+    let redirect = with_header(
+        response(301, ""),
+        "location",
+        "https://10ax.online.tableau.com/api/3.25/auth/signin",
+    );
+    let (sent, result) = drive(
+        &mut session,
+        sign_in(creds, "acme").into(),
+        vec![redirect, response(200, sign_in_body(Format::Xml))],
+    );
+    assert_eq!(sent[0].body(), sent[1].body(), "the same body is re-posted");
+    snapshot("redirect_cloud_first", &sent[0]);
+    snapshot("redirect_cloud_then_pod", &sent[1]);
+    match result {
+        Ok(tableau_auth_proto::Event::SignedIn(s)) => {
+            assert_eq!(
+                s.moved_to.as_deref(),
+                Some("https://10ax.online.tableau.com")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

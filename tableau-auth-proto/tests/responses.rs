@@ -160,7 +160,11 @@ fn method_not_allowed_names_the_https_url_only_after_http() {
     let (_, result) = drive(
         &mut s,
         sign_in(pat(), "").into(),
-        vec![response(405, fixture("error_405000.json"))],
+        // The probe answers without redirecting (a plain-http server), then the sign-in: 405.
+        vec![
+            response(200, fixture("serverinfo.xml")),
+            response(405, fixture("error_405000.json")),
+        ],
     );
     match result {
         Err(Error::HttpsRequired { https_url }) => {
@@ -754,7 +758,7 @@ fn sign_in_redirects_to_strangers_or_plain_http_are_refused_without_resending() 
         assert!(!s.is_busy());
     }
     // A loop ends at the hop limit.
-    let cfg = Config::builder("http://tableau.example.com")
+    let cfg = Config::builder("https://tableau.example.com")
         .api_version(ApiVersion::new(3, 25))
         .build()
         .unwrap();
@@ -884,4 +888,32 @@ fn a_token_saved_elsewhere_can_be_signed_out_without_touching_the_session() {
         s.is_signed_in(),
         "signing out another token leaves this session alone"
     );
+}
+
+#[test]
+fn authorize_request_refuses_other_servers_and_plain_http() {
+    let s = signed_in(Format::Xml);
+    let request = |uri: &str| {
+        tableau_auth_proto::http::Request::get(uri)
+            .body(())
+            .unwrap()
+    };
+    let mut ok = request("https://TABLEAU.example.com/api/3.25/sessions/current");
+    s.authorize_request(&mut ok).unwrap();
+    assert!(ok.headers()["x-tableau-auth"].is_sensitive());
+    for uri in [
+        "http://tableau.example.com/api/3.25/sessions/current",
+        "https://tableau.example.com:8443/api/3.25/sessions/current",
+        "https://evil.example/api/3.25/sessions/current",
+        "https://tableau.example.com.evil.example/x",
+        "/api/3.25/sessions/current",
+    ] {
+        let mut r = request(uri);
+        let e = s.authorize_request(&mut r).unwrap_err();
+        assert!(
+            matches!(e, Error::Misuse(Misuse::ForeignUrl)),
+            "{uri}: {e:?}"
+        );
+        assert!(r.headers().get("x-tableau-auth").is_none());
+    }
 }
