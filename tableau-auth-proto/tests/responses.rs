@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::*;
-use tableau_auth_proto::http::{HeaderMap, StatusCode};
+use tableau_auth_proto::http::{HeaderMap, Request, StatusCode};
 use tableau_auth_proto::secret::ExposeSecret;
 use tableau_auth_proto::{
     ApiVersion, Config, Credentials, Error, Event, Expiry, Feature, Format, Intent, Misuse,
@@ -893,11 +893,7 @@ fn a_token_saved_elsewhere_can_be_signed_out_without_touching_the_session() {
 #[test]
 fn authorize_request_refuses_other_servers_and_plain_http() {
     let s = signed_in(Format::Xml);
-    let request = |uri: &str| {
-        tableau_auth_proto::http::Request::get(uri)
-            .body(())
-            .unwrap()
-    };
+    let request = |uri: &str| Request::get(uri).body(()).unwrap();
     let mut ok = request("https://TABLEAU.example.com/api/3.25/sessions/current");
     s.authorize_request(&mut ok).unwrap();
     assert!(ok.headers()["x-tableau-auth"].is_sensitive());
