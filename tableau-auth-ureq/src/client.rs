@@ -10,6 +10,7 @@ use tableau_auth_proto::{
 use ureq::Agent;
 
 use crate::Error;
+use crate::error::Limits;
 use crate::tls::TlsOptions;
 
 /// Builder of a [`Client`]; every setting has a safe default.
@@ -29,6 +30,7 @@ pub struct ClientBuilder {
     max_retries: u32,
     max_retry_wait: Duration,
     idle_limit: Option<Duration>,
+    expiry_margin: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -115,6 +117,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How long before the estimated end of the session [`Client::send`] signs in again
+    /// (default: the core's, 60 s).
+    pub fn expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = Some(margin);
+        self
+    }
+
     /// Builds the client. Nothing is sent yet.
     pub fn build(self) -> Result<Client, Error> {
         let mut config = Config::builder(self.server)
@@ -128,6 +137,9 @@ impl ClientBuilder {
         }
         if let Some(limit) = self.idle_limit {
             config = config.idle_limit(limit);
+        }
+        if let Some(margin) = self.expiry_margin {
+            config = config.expiry_margin(margin);
         }
         let config = config
             .build()
@@ -155,8 +167,12 @@ impl ClientBuilder {
             agent,
             session: Session::new(config),
             sign_in: None,
-            max_body: self.max_body,
-            exchange_timeout: self.exchange_timeout,
+            limits: Limits {
+                connect: self.connect_timeout,
+                read: self.read_timeout,
+                exchange: self.exchange_timeout,
+                max_body: self.max_body,
+            },
             max_retries: self.max_retries,
             max_retry_wait: self.max_retry_wait,
         })
@@ -166,7 +182,7 @@ impl ClientBuilder {
 /// A blocking Tableau client: one session, driven over ureq.
 ///
 /// ```no_run
-/// use tableau_auth_ureq::{Client, proto::{Credentials, SignIn}};
+/// use tableau_auth_ureq::{Client, http, proto::{Credentials, SignIn}};
 ///
 /// let mut client = Client::builder("https://tableau.example.com").build()?;
 /// let pat = Credentials::personal_access_token("etl", std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default());
@@ -182,8 +198,7 @@ pub struct Client {
     agent: Agent,
     session: Session,
     sign_in: Option<SignIn>,
-    max_body: usize,
-    exchange_timeout: Duration,
+    limits: Limits,
     max_retries: u32,
     max_retry_wait: Duration,
 }
@@ -205,6 +220,7 @@ impl Client {
             max_retries: 3,
             max_retry_wait: Duration::from_secs(60),
             idle_limit: None,
+            expiry_margin: None,
         }
     }
 
@@ -222,8 +238,13 @@ impl Client {
     }
 
     /// Signs in and keeps the sign-in so that [`Client::send`] can sign in again when the
-    /// session expires (a connected app then mints a fresh JWT).
+    /// session expires (a connected app then mints a fresh JWT). A session the client already
+    /// holds is signed out first, so that it does not stay open on the server.
     pub fn sign_in(&mut self, sign_in: SignIn) -> Result<SignedIn, Error> {
+        if self.session.is_signed_in() {
+            // Best effort: the new sign-in is what was asked for.
+            let _ = self.sign_out();
+        }
         let event = self.run(Intent::SignIn(fresh(&sign_in)?))?;
         self.sign_in = Some(sign_in);
         match event {
@@ -244,9 +265,12 @@ impl Client {
     /// Signs out. A session the server already dropped is `Ok(SignOut::AlreadyGone)`, not an
     /// error; without a session nothing is sent.
     pub fn sign_out(&mut self) -> Result<SignOut, Error> {
-        self.sign_in = None;
         match self.run(Intent::SignOut)? {
-            Event::SignedOut(outcome) => Ok(outcome),
+            Event::SignedOut(outcome) => {
+                // Only once the session is gone: a failed sign-out keeps it usable.
+                self.sign_in = None;
+                Ok(outcome)
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -301,7 +325,7 @@ impl Client {
         let mut waited = Duration::ZERO;
         loop {
             let mut request = Request::from_parts(parts.clone(), body.clone());
-            self.session.authorize(request.headers_mut())?;
+            self.session.authorize_request(&mut request)?;
             let response = self.transport(request)?;
             match self.session.classify(&response) {
                 Verdict::Success => {
@@ -345,13 +369,10 @@ impl Client {
         let Self {
             agent,
             session,
-            max_body,
-            exchange_timeout,
+            limits,
             ..
         } = self;
-        let result = crate::drive(session, intent, |request| {
-            send_with(agent, request, *max_body, *exchange_timeout)
-        });
+        let result = crate::drive(session, intent, |request| send_with(agent, request, limits));
         match result {
             Ok(event) => Ok(event),
             Err(crate::DriveError::Tableau(e)) => Err(Error::Tableau(e)),
@@ -360,7 +381,7 @@ impl Client {
     }
 
     fn transport(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        send_with(&self.agent, request, self.max_body, self.exchange_timeout)
+        send_with(&self.agent, request, &self.limits)
     }
 }
 
@@ -368,18 +389,17 @@ impl Client {
 fn send_with(
     agent: &Agent,
     request: Request<Vec<u8>>,
-    max_body: usize,
-    limit: Duration,
+    limits: &Limits,
 ) -> Result<Response<Vec<u8>>, Error> {
     let response = agent
         .run(request)
-        .map_err(|e| Error::from_ureq(e, limit, max_body))?;
+        .map_err(|e| Error::from_ureq(e, limits))?;
     let (parts, mut body) = response.into_parts();
     let bytes = body
         .with_config()
-        .limit(max_body as u64)
+        .limit(limits.max_body as u64)
         .read_to_vec()
-        .map_err(|e| Error::from_ureq(e, limit, max_body))?;
+        .map_err(|e| Error::from_ureq(e, limits))?;
     Ok(Response::from_parts(parts, bytes))
 }
 

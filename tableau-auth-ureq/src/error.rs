@@ -11,11 +11,11 @@ pub enum Error {
     #[error(transparent)]
     Tableau(#[from] tableau_auth_proto::Error),
     /// An exchange took longer than its limit.
-    #[error("timed out ({phase}) after at most {limit:?}; the server did not answer in time")]
+    #[error("timed out ({phase}) after {limit:?}; the server did not answer in time")]
     Timeout {
         /// Which limit ran out (connect, receive response, global, …).
         phase: String,
-        /// The configured limit for the whole exchange.
+        /// The configured limit that ran out.
         limit: Duration,
     },
     /// The TLS handshake failed (untrusted or expired certificate, wrong host name, …).
@@ -49,14 +49,20 @@ impl Error {
     }
 
     /// Maps a ureq error, keeping timeouts, TLS and body limits apart.
-    pub(crate) fn from_ureq(e: ureq::Error, limit: Duration, max_body: usize) -> Self {
+    pub(crate) fn from_ureq(e: ureq::Error, limits: &Limits) -> Self {
         match e {
             ureq::Error::Timeout(phase) => Self::Timeout {
+                limit: match phase {
+                    ureq::Timeout::Connect | ureq::Timeout::Resolve => limits.connect,
+                    ureq::Timeout::RecvResponse => limits.read,
+                    _ => limits.exchange,
+                },
                 phase: phase.to_string(),
-                limit,
             },
             ureq::Error::BodyExceedsLimit(_) => {
-                Self::Tableau(tableau_auth_proto::Error::TooLarge { limit: max_body })
+                Self::Tableau(tableau_auth_proto::Error::TooLarge {
+                    limit: limits.max_body,
+                })
             }
             ureq::Error::Tls(m) => Self::Tls(m.to_owned()),
             ureq::Error::Rustls(e) => Self::Tls(e.to_string()),
@@ -65,17 +71,36 @@ impl Error {
             ureq::Error::Io(e) if is_tls_io(&e) => Self::Tls(e.to_string()),
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Self::Timeout {
                 phase: "read".to_owned(),
-                limit,
+                limit: limits.read,
             },
             other => Self::Transport(other.to_string()),
         }
     }
 }
 
-/// rustls reports handshake failures as I/O errors wrapping a `rustls::Error`.
+/// The limits a client applies, for naming the one that ran out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) connect: Duration,
+    pub(crate) read: Duration,
+    pub(crate) exchange: Duration,
+    pub(crate) max_body: usize,
+}
+
+/// rustls reports handshake failures as I/O errors wrapping a `rustls::Error`. A peer that
+/// merely closed the connection (no `close_notify`) is a transport failure, not a TLS one.
 fn is_tls_io(e: &std::io::Error) -> bool {
     let text = e.to_string();
-    text.contains("certificate") || text.contains("handshake") || text.contains("TLS")
+    !text.contains("close_notify")
+        && [
+            "certificate",
+            "handshake",
+            "corrupt message",
+            "alert",
+            "UnknownIssuer",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 /// The error of [`crate::drive`]: the core's, or the caller's transport's.

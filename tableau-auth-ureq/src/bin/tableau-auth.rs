@@ -1,1 +1,451 @@
-fn main() {}
+//! `tableau-auth`: sign in to Tableau Server or Tableau Cloud from scripts (see `--help`).
+//!
+//! Secrets come only from the environment. Commands that sign in and do not hand the session
+//! over (`sign-in`, `whoami`, `switch-site`) always sign out, through the client's
+//! [`SignOutGuard`], and a failed sign-out never replaces the real outcome.
+#![forbid(unsafe_code)]
+
+#[path = "tableau-auth/args.rs"]
+mod args;
+#[path = "tableau-auth/failure.rs"]
+mod failure;
+#[path = "tableau-auth/session_doc.rs"]
+mod session_doc;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+use serde_json::Value;
+use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
+use tableau_auth_ureq::proto::{
+    ApiVersion, ConnectedApp, Credentials, Format, SignIn, SignOut, SignedIn, TicketRequest,
+};
+use tableau_auth_ureq::{Client, SignOutGuard, http};
+
+use args::{Cli, Command, CredentialArgs, Options};
+use failure::{Failure, warn};
+
+/// The scope of a connected-app JWT when no `--scope` is given.
+const DEFAULT_SCOPE: &str = "tableau:content:read";
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_exit(&e),
+    };
+    let out = Out {
+        json: cli.options.json,
+    };
+    match run(&cli, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => ExitCode::from(failure.emit(out.json)),
+    }
+}
+
+/// clap's own errors: help and version go to stdout with status 0; a usage error becomes one
+/// line on stderr (and, with `--json` on the command line, an error object on stdout), status 2.
+fn usage_exit(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // The command line could not be parsed, so look for --json by hand (before any `--`).
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // No command at all: the help, on stderr.
+            let _ = e.print();
+            let failure = Failure::Usage("no command given (see --help)".to_owned());
+            return ExitCode::from(if json { failure.emit(true) } else { 2 });
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let message = rendered
+        .split("\n\n")
+        .map(|paragraph| paragraph.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty() && !p.starts_with("Usage:") && !p.starts_with("For more"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    ExitCode::from(Failure::Usage(format!("{message} (see --help)")).emit(json))
+}
+
+fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
+    let options = &cli.options;
+    let site = options.site.clone().unwrap_or_default();
+    match &cli.command {
+        Command::ServerInfo => {
+            let mut client = client(options)?;
+            let info = client.server_info()?;
+            note_moved(&client);
+            out.fields(vec![
+                ("product_version", info.product_version.into()),
+                ("build", info.build.into()),
+                ("rest_api_version", info.rest_api_version.to_string().into()),
+            ])
+        }
+        Command::SignIn => {
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            let guard = sign_in_guard(&mut client, sign_in)?;
+            let result = match guard.session().signed_in() {
+                Some(info) => out.fields(session_fields(info)),
+                None => Err(not_signed_in()),
+            };
+            finish(guard, result)
+        }
+        Command::Whoami => {
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            let mut guard = sign_in_guard(&mut client, sign_in)?;
+            let result = whoami(&mut guard, options.wire.into(), out);
+            finish(guard, result)
+        }
+        Command::SwitchSite { target } => {
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            let mut guard = sign_in_guard(&mut client, sign_in)?;
+            let result = switch_site(&mut guard, target, out);
+            finish(guard, result)
+        }
+        Command::Token => {
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            client.sign_in(sign_in)?;
+            note_moved(&client);
+            let written = match client.session().token() {
+                Some(token) => out.only("token", token.expose_secret()),
+                None => Err(not_signed_in()),
+            };
+            if written.is_err() {
+                // Nobody got the token: end the session instead of leaving it open.
+                let _ = client.sign_out();
+            }
+            written
+        }
+        Command::SignOut => {
+            let token = secret_env("TABLEAU_AUTH_TOKEN", "sign-out reads the session token")?;
+            let token = AuthToken::new(token.trim());
+            let mut client = client(options)?;
+            let outcome = client.sign_out_token(token)?;
+            note_moved(&client);
+            let outcome = match outcome {
+                SignOut::Confirmed => "confirmed",
+                SignOut::AlreadyGone => "already_gone",
+                _ => "not_signed_in",
+            };
+            out.fields(vec![("signed_out", outcome.into())])
+        }
+        Command::Ticket {
+            user,
+            target_site,
+            client_ip,
+        } => {
+            let mut client = client(options)?;
+            let mut request = TicketRequest::new(user.as_str())
+                .target_site(target_site.as_deref().unwrap_or(&site));
+            if let Some(ip) = client_ip {
+                request = request.client_ip(*ip);
+            }
+            let ticket = client.trusted_ticket(request)?;
+            note_moved(&client);
+            out.only("ticket", ticket.value().expose_secret())
+        }
+    }
+}
+
+/// `whoami` after the sign-in: `GET sessions/current` in the `--wire` format, read here.
+fn whoami(client: &mut Client, format: Format, out: Out) -> Result<(), Failure> {
+    let url = client.session().api_url("sessions/current")?;
+    let request = http::Request::get(url)
+        .header(http::header::ACCEPT, format.media_type())
+        .body(Vec::new())
+        .map_err(|e| Failure::Usage(format!("cannot build the sessions/current request: {e}")))?;
+    let response = client.send(request)?;
+    let me = session_doc::parse(response.body()).map_err(|why| {
+        Failure::Decode(format!(
+            "the server's answer to sessions/current could not be read: {why}"
+        ))
+    })?;
+    let mut fields = vec![
+        ("site_id", me.site_id.into()),
+        ("site_content_url", me.site_content_url.into()),
+        ("user_id", me.user_id.into()),
+        ("user_name", me.user_name.into()),
+        ("site_role", me.site_role.into()),
+    ];
+    if let Some(moved) = client
+        .session()
+        .signed_in()
+        .and_then(|s| s.moved_to.clone())
+    {
+        fields.push(("moved_to", moved.into()));
+    }
+    out.fields(fields)
+}
+
+/// `switch-site` after the sign-in; "already there" (403070) shows the unchanged session.
+fn switch_site(client: &mut Client, target: &str, out: Out) -> Result<(), Failure> {
+    let switched = client.switch_site(target)?;
+    let info = match switched {
+        Some(info) => info,
+        None => {
+            warn("note: the session is already on that site");
+            client
+                .session()
+                .signed_in()
+                .cloned()
+                .ok_or_else(not_signed_in)?
+        }
+    };
+    out.fields(session_fields(&info))
+}
+
+/// Signs out after a command's main step: on success a failed sign-out is only a warning; on
+/// failure the guard signs out when dropped and its outcome is ignored, so the real error wins.
+fn finish(guard: SignOutGuard<'_>, result: Result<(), Failure>) -> Result<(), Failure> {
+    match result {
+        Ok(()) => {
+            if let Err(e) = guard.sign_out() {
+                let line = Failure::Client(e).report().line;
+                warn(&format!("warning: could not sign out: {line}"));
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            drop(guard);
+            Err(failure)
+        }
+    }
+}
+
+fn sign_in_guard(client: &mut Client, sign_in: SignIn) -> Result<SignOutGuard<'_>, Failure> {
+    let guard = client.sign_in_guard(sign_in)?;
+    note_moved(&guard);
+    Ok(guard)
+}
+
+fn not_signed_in() -> Failure {
+    Failure::Client(tableau_auth_ureq::Error::Transport(
+        "the client reported a sign-in but holds no session".to_owned(),
+    ))
+}
+
+/// The session as `sign-in` and `switch-site` print it.
+fn session_fields(info: &SignedIn) -> Vec<(&'static str, Value)> {
+    let mut fields = vec![
+        ("site_id", info.site_id.as_str().into()),
+        ("site_content_url", info.site_content_url.as_str().into()),
+        ("user_id", info.user_id.as_str().into()),
+        ("api_version", info.api_version.to_string().into()),
+    ];
+    if let Some(moved) = &info.moved_to {
+        fields.push(("moved_to", moved.as_str().into()));
+    }
+    fields
+}
+
+/// Builds the client from the options (nothing is sent yet).
+fn client(options: &Options) -> Result<Client, Failure> {
+    let server = options
+        .server
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Failure::Usage("no server: pass --server URL or set TABLEAU_SERVER".to_owned())
+        })?;
+    let timeout = Duration::from_secs(options.timeout);
+    let mut builder = Client::builder(server)
+        .format(options.wire.into())
+        .user_agent(concat!("tableau-auth/", env!("CARGO_PKG_VERSION")))
+        .exchange_timeout(timeout)
+        .read_timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        // A throttled whoami waits as Retry-After asks, but never longer than --timeout.
+        .retries(3, timeout);
+    if let Some(text) = options
+        .api_version
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let version: ApiVersion = text
+            .parse()
+            .map_err(|e| Failure::Usage(format!("--api-version: {e}")))?;
+        builder = builder.api_version(version);
+    }
+    if let Some(path) = options
+        .ca_file
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(std::path::Path::new)
+    {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::Usage(format!("cannot read --ca-file {}: {e}", path.display()))
+        })?;
+        builder = builder.ca_pem(pem);
+    }
+    if options.danger_accept_invalid_certs {
+        warn("warning: --danger-accept-invalid-certs: the server's certificate is not checked");
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    let client = builder.build()?;
+    if !client.session().config().is_https() {
+        warn("warning: --server is plain http; use https:// so that nothing travels in clear text");
+    }
+    Ok(client)
+}
+
+/// Tells on stderr that a redirect moved the server, and where to point `--server` instead.
+fn note_moved(client: &Client) {
+    let session = client.session();
+    let now = session.base_url();
+    if now != session.config().base_url() {
+        warn(&format!(
+            "note: the server moved to {now}; use --server {now}"
+        ));
+    }
+}
+
+/// The sign-in the credential options describe (exactly one kind).
+fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
+    let given: Vec<&str> = [
+        (c.username.is_some(), "--username"),
+        (c.pat_name.is_some(), "--pat-name"),
+        (c.jwt, "--jwt"),
+        (c.connected_app.is_some(), "--connected-app"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    match given.as_slice() {
+        [] => {
+            return Err(Failure::Usage(
+                "no credentials: give one of --username, --pat-name, --jwt or --connected-app"
+                    .to_owned(),
+            ));
+        }
+        [_] => {}
+        several => {
+            return Err(Failure::Usage(format!(
+                "give only one kind of credentials, not {}",
+                several.join(" and ")
+            )));
+        }
+    }
+    let credentials = if let Some(name) = &c.username {
+        Credentials::password(
+            name.as_str(),
+            secret_env("TABLEAU_PASSWORD", "--username reads the password")?,
+        )
+    } else if let Some(name) = &c.pat_name {
+        Credentials::personal_access_token(
+            name.as_str(),
+            secret_env("TABLEAU_PAT_SECRET", "--pat-name reads the token's secret")?,
+        )
+    } else if c.jwt {
+        let jwt = secret_env("TABLEAU_JWT", "--jwt reads the JWT")?;
+        Credentials::jwt(jwt.trim())
+    } else {
+        let (Some(client_id), Some(secret_id), Some(user)) =
+            (&c.connected_app, &c.secret_id, &c.jwt_user)
+        else {
+            return Err(Failure::Usage(
+                "--connected-app needs --secret-id and --jwt-user".to_owned(),
+            ));
+        };
+        let secret = secret_env(
+            "TABLEAU_CONNECTED_APP_SECRET",
+            "--connected-app reads the secret value",
+        )?;
+        let app = ConnectedApp::new(
+            client_id.as_str(),
+            secret_id.as_str(),
+            secret,
+            user.as_str(),
+        );
+        let app = if c.scope.is_empty() {
+            app.scope(DEFAULT_SCOPE)
+        } else {
+            app.scopes(c.scope.iter().map(String::as_str))
+        };
+        Credentials::ConnectedApp(app)
+    };
+    let mut sign_in = SignIn::new(credentials, site);
+    if let Some(user) = &c.impersonate {
+        sign_in = sign_in.impersonate(user.clone());
+    }
+    Ok(sign_in)
+}
+
+/// A secret from the environment; missing, empty or not UTF-8 is a usage error that names the
+/// variable (never its value).
+fn secret_env(name: &str, purpose: &str) -> Result<String, Failure> {
+    let missing = |what: &str| Failure::Usage(format!("{name} is {what} ({purpose} from it)"));
+    match std::env::var_os(name) {
+        None => Err(missing("not set")),
+        Some(value) if value.is_empty() => Err(missing("empty")),
+        Some(value) => value.into_string().map_err(|_| missing("not valid UTF-8")),
+    }
+}
+
+/// Where results go: `key: value` lines, or one JSON object.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints named fields; `null` ones are left out of the human form.
+    fn fields(self, fields: Vec<(&'static str, Value)>) -> Result<(), Failure> {
+        let text = if self.json {
+            let object: serde_json::Map<String, Value> = fields
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect();
+            format!("{}\n", Value::Object(object))
+        } else {
+            let mut text = String::new();
+            for (key, value) in fields {
+                let value = match value {
+                    Value::Null => continue,
+                    Value::String(s) => failure::one_line(&s),
+                    other => other.to_string(),
+                };
+                if value.is_empty() {
+                    text.push_str(&format!("{key}:\n"));
+                } else {
+                    text.push_str(&format!("{key}: {value}\n"));
+                }
+            }
+            text
+        };
+        write_stdout(&text)
+    }
+
+    /// Prints one value alone (the token, the ticket), or `{"key": value}`.
+    fn only(self, key: &str, value: &str) -> Result<(), Failure> {
+        if self.json {
+            let object = serde_json::json!({ key: value });
+            write_stdout(&format!("{object}\n"))
+        } else {
+            write_stdout(&format!("{value}\n"))
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::Output)
+}

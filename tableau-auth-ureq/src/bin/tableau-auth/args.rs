@@ -1,0 +1,235 @@
+//! The command line: options, credentials and commands (clap derive).
+//!
+//! Secrets are deliberately not clap arguments: they are read from the environment by the
+//! commands that need them, so that clap can never show, suggest or echo one.
+
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tableau_auth_ureq::proto::{Format, UserId};
+
+/// The text after the options in `--help`: environment, output and exit statuses.
+const AFTER_HELP: &str = "\
+Secrets come only from the environment, never from flags:
+  TABLEAU_PASSWORD              the password of --username
+  TABLEAU_PAT_SECRET            the secret of the personal access token --pat-name
+  TABLEAU_JWT                   a ready JWT, for --jwt
+  TABLEAU_CONNECTED_APP_SECRET  the secret value of --connected-app's --secret-id
+  TABLEAU_AUTH_TOKEN            the session token that sign-out ends
+Settings may come from the environment too (a flag wins): TABLEAU_SERVER, TABLEAU_SITE,
+TABLEAU_API_VERSION, TABLEAU_CA_FILE.
+
+Commands that sign in (sign-in, whoami, switch-site, token) need exactly one kind of
+credentials. sign-in, whoami and switch-site always sign out before exiting, even when a
+later step failed; token leaves its session open for a later sign-out.
+
+Output: short `key: value` lines (token and ticket print only the value). With --json,
+exactly one JSON object on stdout, on failure too: {\"error\": {\"code\": Tableau's code
+or null, \"summary\": ..., \"detail\": ..., \"kind\": ...}}. Errors also go to stderr as one
+line. No secret is ever printed, except the token by `token` and the ticket by `ticket`.
+When the server moved (an http->https redirect of the same host was followed), sign-in,
+whoami and switch-site add `moved_to`, and stderr names the URL to use with --server.
+
+Exit status:
+  0  success (a sign-out that finds the session already gone included)
+  1  the output could not be written
+  2  usage: a missing or invalid option, credential or environment variable
+  3  the server refused: a Tableau error (its code, summary and detail go to stderr), a
+     trusted ticket refused with -1, or a feature the server's version or Tableau Cloud lacks
+  4  transport, TLS, timeout, a redirect refused, or a response that could not be understood";
+
+/// `tableau-auth`: sign in to Tableau Server or Tableau Cloud from scripts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tableau-auth",
+    version,
+    about = "Sign in to Tableau Server or Tableau Cloud, and sign out, from scripts",
+    after_help = AFTER_HELP,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) options: Options,
+    #[command(flatten)]
+    pub(crate) credentials: CredentialArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The wire format of request and response bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Wire {
+    /// XML (every REST API version)
+    Xml,
+    /// JSON (REST API 2.5 and later)
+    Json,
+}
+
+impl From<Wire> for Format {
+    fn from(wire: Wire) -> Self {
+        match wire {
+            Wire::Xml => Self::Xml,
+            Wire::Json => Self::Json,
+        }
+    }
+}
+
+/// Where and how to talk to the server.
+#[derive(Debug, Args)]
+pub(crate) struct Options {
+    /// The server's base URL, https://host[:port]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TABLEAU_SERVER",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) server: Option<String>,
+
+    /// The site's contentUrl [default: "", the Default site]
+    #[arg(
+        long,
+        value_name = "CONTENT_URL",
+        env = "TABLEAU_SITE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) site: Option<String>,
+
+    /// The REST API version to use [default: ask the server]
+    #[arg(
+        long,
+        value_name = "X.Y",
+        env = "TABLEAU_API_VERSION",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) api_version: Option<String>,
+
+    /// The wire format of request and response bodies
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Wire::Xml, global = true)]
+    pub(crate) wire: Wire,
+
+    /// Trust the CA certificates in this PEM file (they replace the built-in roots; empty: unset)
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "TABLEAU_CA_FILE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) ca_file: Option<OsString>,
+
+    /// Accept any server certificate. DANGEROUS: for throwaway test servers only
+    #[arg(long, global = true)]
+    pub(crate) danger_accept_invalid_certs: bool,
+
+    /// The limit, in seconds, on each request/response exchange
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        global = true
+    )]
+    pub(crate) timeout: u64,
+
+    /// Machine-readable output: exactly one JSON object on stdout
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// How to sign in: exactly one kind, for the commands that sign in.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials (one kind)")]
+pub(crate) struct CredentialArgs {
+    /// Personal access token name; its secret is read from TABLEAU_PAT_SECRET
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) pat_name: Option<String>,
+
+    /// User name; the password is read from TABLEAU_PASSWORD
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) username: Option<String>,
+
+    /// Sign in with the ready JWT in TABLEAU_JWT
+    #[arg(long, global = true)]
+    pub(crate) jwt: bool,
+
+    /// Connected app (direct trust) client ID: mints a JWT signed with the secret value in
+    /// TABLEAU_CONNECTED_APP_SECRET
+    #[arg(
+        long,
+        value_name = "CLIENT_ID",
+        requires_all = ["secret_id", "jwt_user"],
+        global = true
+    )]
+    pub(crate) connected_app: Option<String>,
+
+    /// The connected app's secret ID
+    #[arg(long, value_name = "ID", requires = "connected_app", global = true)]
+    pub(crate) secret_id: Option<String>,
+
+    /// The Tableau user name the connected app signs in as
+    #[arg(
+        long,
+        value_name = "USERNAME",
+        requires = "connected_app",
+        global = true
+    )]
+    pub(crate) jwt_user: Option<String>,
+
+    /// A scope of the connected-app JWT; repeatable [default: tableau:content:read]
+    #[arg(long, value_name = "SCOPE", requires = "connected_app", global = true)]
+    pub(crate) scope: Vec<String>,
+
+    /// Sign in as this user instead (a LUID); the credentials must be an administrator's
+    #[arg(long, value_name = "USER_LUID", global = true)]
+    pub(crate) impersonate: Option<UserId>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show the server's product and REST API versions (no sign-in)
+    ServerInfo,
+    /// Sign in, show the session, sign out
+    SignIn,
+    /// Sign in, show who and where the session is (GET sessions/current), sign out
+    Whoami,
+    /// Sign in, switch to another site, show the new session, sign out
+    SwitchSite {
+        /// The contentUrl of the site to switch to ("" for the Default site)
+        // Not named `site`: an argument id shared with the global --site would merge them.
+        #[arg(value_name = "SITE")]
+        target: String,
+    },
+    /// Sign in and print only the session token; the session stays open
+    Token,
+    /// Sign out the session whose token is in TABLEAU_AUTH_TOKEN
+    SignOut,
+    /// Ask Tableau Server for a trusted ticket and print only the ticket (no sign-in)
+    Ticket {
+        /// The user the ticket is for (DOMAIN\user with multi-domain Active Directory)
+        // Not named `username`: that id is the global --username's.
+        #[arg(value_name = "USERNAME")]
+        user: String,
+        /// The contentUrl of the site the ticket is for [default: --site]
+        #[arg(long, value_name = "SITE")]
+        target_site: Option<String>,
+        /// The end user's IPv4 address, checked when the ticket is redeemed
+        #[arg(long, value_name = "IP")]
+        client_ip: Option<Ipv4Addr>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,220 @@
+//! Failures: their exit status, their one-line message on stderr and their JSON form.
+
+use std::io::Write as _;
+
+use tableau_auth_ureq::Error;
+use tableau_auth_ureq::proto::{self, Misuse};
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line or the environment is unusable (exit 2).
+    Usage(String),
+    /// The client's error (exit 3 or 4, or 2 for a configuration the core refuses).
+    Client(Error),
+    /// A response this tool reads itself (sessions/current) could not be understood (exit 4).
+    Decode(String),
+    /// The output could not be written (exit 1).
+    Output(std::io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Client(e)
+    }
+}
+
+impl From<proto::Error> for Failure {
+    fn from(e: proto::Error) -> Self {
+        Self::Client(Error::Tableau(e))
+    }
+}
+
+/// A failure as reported: exit status, kind, Tableau's code and texts, the stderr line.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) status: u8,
+    pub(crate) kind: &'static str,
+    pub(crate) code: Option<String>,
+    pub(crate) summary: String,
+    pub(crate) detail: String,
+    pub(crate) line: String,
+}
+
+impl Report {
+    fn new(status: u8, kind: &'static str, summary: &str, line: String) -> Self {
+        Self {
+            status,
+            kind,
+            code: None,
+            summary: summary.to_owned(),
+            detail: line.clone(),
+            line,
+        }
+    }
+}
+
+impl Failure {
+    /// How this failure is reported.
+    pub(crate) fn report(&self) -> Report {
+        match self {
+            Self::Usage(message) => Report::new(2, "usage", "usage error", message.clone()),
+            Self::Decode(message) => {
+                Report::new(4, "decode", "unreadable response", message.clone())
+            }
+            Self::Output(e) => Report::new(
+                1,
+                "output",
+                "output failed",
+                format!("could not write the output: {e}"),
+            ),
+            Self::Client(e) => client_report(e),
+        }
+    }
+
+    /// Writes the one-line message on stderr and, with `--json`, the error object on stdout.
+    pub(crate) fn emit(&self, json: bool) -> u8 {
+        let report = self.report();
+        warn(&report.line);
+        if json {
+            let object = serde_json::json!({
+                "error": {
+                    "code": report.code,
+                    "summary": report.summary,
+                    "detail": report.detail,
+                    "kind": report.kind,
+                }
+            });
+            let mut out = std::io::stdout().lock();
+            // Nothing more can be done when stdout is gone: the status still tells.
+            let _ = writeln!(out, "{object}").and_then(|()| out.flush());
+        }
+        report.status
+    }
+}
+
+/// Writes `tableau-auth: <message>` on stderr, as one line.
+pub(crate) fn warn(message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "tableau-auth: {}", one_line(message));
+}
+
+/// Replaces control characters (newlines, escape sequences a hostile server might send) by
+/// spaces, so that every message is one harmless line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn client_report(e: &Error) -> Report {
+    match e {
+        Error::Tableau(e) => core_report(e),
+        Error::Timeout { .. } => Report::new(
+            4,
+            "timeout",
+            "timeout",
+            format!("{e} (the limit is set with --timeout)"),
+        ),
+        Error::Tls(_) => Report::new(4, "tls", "TLS failure", e.to_string()),
+        Error::Transport(_) => Report::new(4, "transport", "transport failure", e.to_string()),
+        Error::Config(_) => Report::new(2, "usage", "invalid configuration", e.to_string()),
+        _ => Report::new(4, "transport", "transport failure", e.to_string()),
+    }
+}
+
+fn core_report(e: &proto::Error) -> Report {
+    use proto::Error as E;
+    match e {
+        E::Api(api) => {
+            let mut line = format!("Tableau error {} ({})", api.code, api.summary);
+            if !api.detail.is_empty() {
+                line.push_str(": ");
+                line.push_str(&api.detail);
+            }
+            line.push_str(&hint(api));
+            Report {
+                status: 3,
+                kind: "api",
+                code: Some(api.code.clone()),
+                summary: api.summary.clone(),
+                detail: api.detail.clone(),
+                line,
+            }
+        }
+        E::TicketRefused => {
+            Report::new(3, "ticket_refused", "trusted ticket refused", e.to_string())
+        }
+        E::Unsupported { .. } => Report::new(
+            3,
+            "unsupported",
+            "not supported by this version",
+            e.to_string(),
+        ),
+        E::NotOnTableauCloud { .. } => Report::new(
+            3,
+            "not_on_tableau_cloud",
+            "not available on Tableau Cloud",
+            e.to_string(),
+        ),
+        E::HttpsRequired { https_url } => Report::new(
+            4,
+            "https_required",
+            "https required",
+            format!("the server redirected to https; use --server {https_url}"),
+        ),
+        E::Redirect { location, refusal } => {
+            // The core's text for another host names a library setting this tool has not.
+            let why = match refusal {
+                proto::RedirectRefusal::OtherHost => {
+                    "it goes to another host; if you trust that host, use it in --server".to_owned()
+                }
+                other => other.to_string(),
+            };
+            Report::new(
+                4,
+                "redirect",
+                "redirect refused",
+                format!("refused to follow the redirect to `{location}`: {why}"),
+            )
+        }
+        E::Decode { .. } => Report::new(4, "decode", "unreadable response", e.to_string()),
+        E::Status { .. } => Report::new(4, "status", "unexpected response", e.to_string()),
+        E::TooLarge { .. } => Report::new(4, "too_large", "response too large", e.to_string()),
+        E::Config(_) => Report::new(
+            2,
+            "usage",
+            "invalid configuration",
+            format!("{e} (--server)"),
+        ),
+        E::Misuse(m) => match m {
+            // Values from the command line the core cannot send: the user can fix them.
+            Misuse::Empty(_) | Misuse::InvalidCharacter(_) | Misuse::ReservedClaim(_) => {
+                Report::new(2, "usage", "invalid value", e.to_string())
+            }
+            _ => Report::new(4, "internal", "internal error", e.to_string()),
+        },
+        _ if e.code().is_some() => Report::new(3, "api", "refused", e.to_string()),
+        _ => Report::new(4, "other", "failure", e.to_string()),
+    }
+}
+
+/// The core's advice for a Tableau error: the end of its `Display` text. The core keeps its
+/// hints private; whatever follows code, status, summary and detail is the hint.
+fn hint(api: &proto::ApiError) -> String {
+    let shown = api.to_string();
+    let mut head = format!(
+        "Tableau error {} (HTTP {}): {}",
+        api.code,
+        api.status.as_u16(),
+        api.summary
+    );
+    if !api.detail.is_empty() {
+        head.push_str(": ");
+        head.push_str(&api.detail);
+    }
+    shown
+        .strip_prefix(&head)
+        .map(str::to_owned)
+        .unwrap_or_default()
+}

@@ -1,0 +1,546 @@
+//! Every fault of the fake, injected on the sign-in and on the caller's own `send`, over
+//! loopback TLS: the typed error that comes out, the limit that bounds it, and that the client is
+//! still usable once the fault is cleared.
+//!
+//! Elapsed times are only ever checked against an upper bound tied to a configured limit
+//! (exchange or read timeout, retry cap), never as a speed goal.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tableau_auth_ureq::proto::{RetryAfter, SignedIn};
+
+/// What a fault on the sign-in left behind.
+struct SignInFault {
+    fake: FakeServer,
+    client: Client,
+    result: Result<SignedIn, Error>,
+    started: Instant,
+}
+
+/// Probes the version first (so the fault hits the sign-in itself), then signs in with `fault`
+/// on `POST auth/signin`.
+fn on_sign_in(fault: Fault, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -> SignInFault {
+    let fake = start();
+    let mut client = tweak(builder(&fake)).build().expect("client");
+    client.server_info().expect("server info");
+    fake.control()
+        .add_fault(FaultRule::exact(SIGNIN, fault).method("POST"));
+    let started = Instant::now();
+    let result = client.sign_in(password());
+    SignInFault {
+        fake,
+        client,
+        result,
+        started,
+    }
+}
+
+impl SignInFault {
+    fn err(&self) -> &Error {
+        match &self.result {
+            Err(e) => e,
+            Ok(s) => panic!("expected an error, got {s:?}"),
+        }
+    }
+
+    /// The slow sign-in succeeded with a single request.
+    fn recovers_after_success(self) {
+        assert!(self.client.session().is_signed_in());
+        assert_eq!(sign_ins(&self.fake.request_log()), 1);
+    }
+
+    /// The failed sign-in left the client idle and not busy; once the fault is gone the same
+    /// client signs in and works.
+    fn recovers(mut self) {
+        assert!(!self.client.session().is_busy());
+        assert!(!self.client.session().is_signed_in());
+        self.fake.control().clear_faults();
+        let signed_in = self
+            .client
+            .sign_in(password())
+            .expect("sign-in after the fault");
+        assert_eq!(signed_in.user_id.as_str(), sample::USER_ID);
+        whoami(&mut self.client).expect("whoami after the fault");
+    }
+}
+
+/// What a fault on the caller's `GET sessions/current` left behind.
+struct SendFault {
+    fake: FakeServer,
+    client: Client,
+    token: String,
+    sign_ins: usize,
+    result: Result<http::Response<Vec<u8>>, Error>,
+    started: Instant,
+}
+
+fn on_send(fault: Fault, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -> SendFault {
+    on_send_rule(FaultRule::exact(CURRENT, fault), tweak)
+}
+
+fn on_send_rule(rule: FaultRule, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -> SendFault {
+    let fake = start();
+    let mut client = tweak(builder(&fake)).build().expect("client");
+    client.sign_in(password()).expect("sign-in");
+    let token = token_of(&client);
+    let sign_ins = sign_ins(&fake.request_log());
+    fake.control().add_fault(rule);
+    let request = current_request(&client);
+    let started = Instant::now();
+    let result = client.send(request);
+    SendFault {
+        fake,
+        client,
+        token,
+        sign_ins,
+        result,
+        started,
+    }
+}
+
+impl SendFault {
+    fn err(&self) -> &Error {
+        match &self.result {
+            Err(e) => e,
+            Ok(r) => panic!("expected an error, got HTTP {}", r.status()),
+        }
+    }
+
+    /// The session survived the failed call: same token, no extra sign-in, the next call works.
+    fn recovers(mut self) {
+        assert!(!self.client.session().is_busy());
+        assert!(self.client.session().is_signed_in());
+        assert_eq!(token_of(&self.client), self.token);
+        self.fake.control().clear_faults();
+        let me = whoami(&mut self.client).expect("whoami after the fault");
+        assert_eq!(me.user_id, sample::USER_ID);
+        assert_eq!(token_of(&self.client), self.token);
+        assert_eq!(sign_ins(&self.fake.request_log()), self.sign_ins);
+    }
+
+    /// The `sessions/current` requests the fake saw (attempts of this `send`, and later ones).
+    fn calls(&self) -> usize {
+        self.fake
+            .request_log()
+            .iter()
+            .filter(|e| e.path == CURRENT)
+            .count()
+    }
+}
+
+fn status(status: u16, retry_after: Option<&str>) -> Fault {
+    Fault::Status {
+        status,
+        retry_after: retry_after.map(str::to_owned),
+        body: None,
+    }
+}
+
+fn timeout(seconds: u64) -> impl FnOnce(ClientBuilder) -> ClientBuilder {
+    move |b| b.exchange_timeout(Duration::from_secs(seconds))
+}
+
+const FIVE_S: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// Delay, Hang
+
+#[test]
+fn a_delay_shorter_than_the_timeout_succeeds() {
+    let delay = Fault::Delay(Duration::from_millis(300));
+    let case = on_sign_in(delay.clone(), timeout(3));
+    let signed_in = case.result.as_ref().expect("a slow sign-in succeeds");
+    assert_eq!(signed_in.site_id.as_str(), sample::DEFAULT_SITE_ID);
+    assert_within(case.started, Duration::from_secs(3), "slow sign-in");
+    case.recovers_after_success();
+
+    let case = on_send(delay, timeout(3));
+    let response = case.result.as_ref().expect("a slow call succeeds");
+    assert_eq!(parse_me(response.body()).user_id, sample::USER_ID);
+    assert_eq!(case.calls(), 1);
+    case.recovers();
+}
+
+#[test]
+fn a_delay_longer_than_the_timeout_times_out() {
+    let delay = Fault::Delay(Duration::from_secs(30));
+    let case = on_sign_in(delay.clone(), timeout(1));
+    match case.err() {
+        Error::Timeout { limit, .. } => assert_eq!(*limit, Duration::from_secs(1)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(case.err().is_timeout());
+    assert_within(case.started, FIVE_S, "1 s exchange timeout on sign-in");
+    case.recovers();
+
+    let case = on_send(delay, timeout(1));
+    assert!(case.err().is_timeout(), "{:?}", case.err());
+    assert_within(case.started, FIVE_S, "1 s exchange timeout on send");
+    assert_eq!(case.calls(), 1, "a timeout is not retried");
+    case.recovers();
+}
+
+#[test]
+fn a_hang_times_out_within_bound() {
+    let case = on_sign_in(Fault::Hang, timeout(1));
+    assert!(case.err().is_timeout(), "{:?}", case.err());
+    assert_within(
+        case.started,
+        FIVE_S,
+        "hang on sign-in, 1 s exchange timeout",
+    );
+    let log = case.fake.request_log();
+    assert_eq!(log.last().map(|e| e.status), Some(None), "never answered");
+    case.recovers();
+
+    let case = on_send(Fault::Hang, timeout(1));
+    assert!(case.err().is_timeout(), "{:?}", case.err());
+    assert_within(case.started, FIVE_S, "hang on send, 1 s exchange timeout");
+    case.recovers();
+}
+
+#[test]
+fn the_read_timeout_alone_bounds_a_hang() {
+    // The exchange limit is generous; the limit on waiting for the response headers cuts in.
+    let tweak = |b: ClientBuilder| {
+        b.exchange_timeout(Duration::from_secs(60))
+            .read_timeout(Duration::from_secs(1))
+    };
+    let case = on_sign_in(Fault::Hang, tweak);
+    assert!(case.err().is_timeout(), "{:?}", case.err());
+    assert_within(case.started, FIVE_S, "hang, 1 s read timeout");
+    case.recovers();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status 503 / 429 and Retry-After
+
+#[test]
+fn send_waits_for_retry_after_and_succeeds() {
+    for code in [503, 429] {
+        let rule = FaultRule::exact(CURRENT, status(code, Some("1"))).once();
+        let case = on_send_rule(rule, |b| b);
+        let response = case.result.as_ref().expect("retried and succeeded");
+        assert_eq!(response.status(), 200);
+        assert_eq!(parse_me(response.body()).user_id, sample::USER_ID);
+        let log = case.fake.request_log();
+        let calls: Vec<_> = log.iter().filter(|e| e.path == CURRENT).collect();
+        assert_eq!(calls.len(), 2, "{:?}", describe(&log));
+        assert_eq!(calls[0].status, Some(code));
+        assert_eq!(calls[1].status, Some(200));
+        // Bounded by the one-second Retry-After plus the exchanges, well under the 60 s cap.
+        assert_within(case.started, FIVE_S, "one retry after 1 s");
+        case.recovers();
+    }
+}
+
+#[test]
+fn a_retry_after_beyond_the_cap_is_returned_at_once() {
+    for code in [503, 429] {
+        let case = on_send(status(code, Some("30")), |b| {
+            b.retries(3, Duration::from_secs(5))
+        });
+        let err = case.err();
+        assert_eq!(
+            err.as_tableau()
+                .and_then(proto::Error::status)
+                .map(|s| s.as_u16()),
+            Some(code)
+        );
+        assert!(err.as_tableau().is_some_and(proto::Error::is_retryable));
+        assert_eq!(
+            err.as_tableau().and_then(proto::Error::retry_after),
+            Some(RetryAfter::Delay(Duration::from_secs(30)))
+        );
+        assert!(
+            matches!(err, Error::Tableau(proto::Error::Status { .. })),
+            "{err:?}"
+        );
+        assert_eq!(case.calls(), 1, "not retried");
+        // The 5 s cap is below the 30 s asked for: no waiting at all.
+        assert_within(case.started, FIVE_S, "Retry-After beyond the cap");
+        case.recovers();
+    }
+}
+
+#[test]
+fn retries_are_bounded() {
+    // Retry-After: 0 forever: the initial attempt and two retries, then the error.
+    let case = on_send(status(503, Some("0")), |b| {
+        b.retries(2, Duration::from_secs(60))
+    });
+    assert_eq!(
+        case.err()
+            .as_tableau()
+            .and_then(proto::Error::status)
+            .map(|s| s.as_u16()),
+        Some(503)
+    );
+    assert_eq!(case.calls(), 3);
+    case.recovers();
+
+    // No retries configured: the first 503 is the answer.
+    let case = on_send(status(503, Some("0")), |b| {
+        b.retries(0, Duration::from_secs(60))
+    });
+    assert!(
+        case.err()
+            .as_tableau()
+            .is_some_and(proto::Error::is_retryable)
+    );
+    assert_eq!(case.calls(), 1);
+    case.recovers();
+}
+
+#[test]
+fn a_retry_after_date_in_the_past_retries_at_once() {
+    let rule = FaultRule::exact(CURRENT, status(429, Some("Sun, 06 Nov 1994 08:49:37 GMT"))).once();
+    let case = on_send_rule(rule, |b| b.retries(1, Duration::from_secs(1)));
+    assert_eq!(
+        case.result.as_ref().map(|r| r.status()).ok(),
+        Some(http::StatusCode::OK)
+    );
+    assert_eq!(case.calls(), 2);
+    assert_within(case.started, FIVE_S, "a past date means no wait");
+    case.recovers();
+}
+
+#[test]
+fn a_503_on_sign_in_is_returned_not_retried() {
+    for code in [503, 429] {
+        let case = on_sign_in(status(code, Some("1")), |b| b);
+        let err = case.err();
+        assert!(
+            err.as_tableau().is_some_and(proto::Error::is_retryable),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.as_tableau().and_then(proto::Error::retry_after),
+            Some(RetryAfter::Delay(Duration::from_secs(1)))
+        );
+        assert_eq!(
+            sign_ins(&case.fake.request_log()),
+            1,
+            "the sign-in is not retried"
+        );
+        case.recovers();
+    }
+}
+
+#[test]
+fn other_statuses_are_typed() {
+    // A gateway's HTML page: Status with a snippet.
+    let case = on_sign_in(status(502, None), |b| b);
+    match case.err() {
+        Error::Tableau(proto::Error::Status {
+            status, snippet, ..
+        }) => {
+            assert_eq!(status.as_u16(), 502);
+            assert!(snippet.contains("Error 502"), "{snippet}");
+        }
+        other => panic!("expected Status, got {other:?}"),
+    }
+    case.recovers();
+
+    // A Tableau error body: Api with its code.
+    let body = tableau_error_xml("500000", "Internal Server Error", "boom");
+    let fault = Fault::Status {
+        status: 500,
+        retry_after: None,
+        body: Some(body),
+    };
+    let case = on_send(fault, |b| b);
+    assert_eq!(case.err().code(), Some("500000"));
+    assert!(matches!(case.err(), Error::Tableau(proto::Error::Api(_))));
+    assert_eq!(case.calls(), 1);
+    case.recovers();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Garbage, Truncated, Huge, DropConnection
+
+#[test]
+fn garbage_is_a_typed_error_on_sign_in() {
+    let case = on_sign_in(Fault::Garbage, |b| b);
+    assert!(
+        matches!(
+            case.err(),
+            Error::Tableau(proto::Error::Status { .. } | proto::Error::Decode { .. })
+        ),
+        "{:?}",
+        case.err()
+    );
+    case.recovers();
+
+    // On the version probe too.
+    let fake = start();
+    fake.control()
+        .add_fault(FaultRule::exact(PROBE, Fault::Garbage).once());
+    let mut client = client(&fake, Format::Json);
+    let err = client.sign_in(password()).expect_err("garbage probe");
+    assert!(
+        matches!(
+            err,
+            Error::Tableau(proto::Error::Status { .. } | proto::Error::Decode { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(sign_ins(&fake.request_log()), 0);
+    client
+        .sign_in(password())
+        .expect("the next sign-in probes again");
+}
+
+#[test]
+fn garbage_on_send_is_handed_to_the_caller() {
+    // `send` returns the caller's 2xx response as it came: parsing it is the caller's job.
+    let case = on_send(Fault::Garbage, |b| b);
+    let response = case.result.as_ref().expect("a 200 is a success");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body().len(), 512);
+    case.recovers();
+}
+
+#[test]
+fn a_truncated_body_is_a_transport_error_within_bound() {
+    let expected = |e: &Error| {
+        matches!(
+            e,
+            Error::Transport(_) | Error::Tableau(proto::Error::Decode { .. })
+        )
+    };
+    let case = on_sign_in(Fault::Truncated, timeout(5));
+    assert!(expected(case.err()), "{:?}", case.err());
+    assert_within(
+        case.started,
+        FIVE_S,
+        "truncated sign-in, 5 s exchange timeout",
+    );
+    case.recovers();
+
+    let case = on_send(Fault::Truncated, timeout(5));
+    assert!(expected(case.err()), "{:?}", case.err());
+    assert_within(case.started, FIVE_S, "truncated call, 5 s exchange timeout");
+    case.recovers();
+}
+
+fn assert_too_large(e: &Error) {
+    match e {
+        Error::Tableau(proto::Error::TooLarge { limit }) => assert_eq!(*limit, 1 << 20),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_huge_body_is_too_large() {
+    let huge = Fault::Huge { bytes: 64 << 20 };
+    let tweak = |b: ClientBuilder| {
+        b.max_body(1 << 20)
+            .exchange_timeout(Duration::from_secs(10))
+    };
+    let case = on_sign_in(huge.clone(), tweak);
+    assert_too_large(case.err());
+    assert_within(case.started, Duration::from_secs(10), "64 MiB sign-in");
+    case.recovers();
+
+    let case = on_send(huge, tweak);
+    assert_too_large(case.err());
+    assert_within(case.started, Duration::from_secs(10), "64 MiB call");
+    assert_eq!(case.calls(), 1);
+    case.recovers();
+}
+
+#[test]
+fn a_huge_body_is_not_read_whole() {
+    // 1 TiB with a 10 s exchange timeout: reading it whole would take far longer than 10 s,
+    // so the only way to end in TooLarge (and not in Timeout) is to stop at the 1 MiB cap.
+    let huge = Fault::Huge { bytes: 1 << 40 };
+    let tweak = |b: ClientBuilder| {
+        b.max_body(1 << 20)
+            .exchange_timeout(Duration::from_secs(10))
+    };
+    let case = on_sign_in(huge.clone(), tweak);
+    assert_too_large(case.err());
+    assert_within(case.started, Duration::from_secs(10), "1 TiB sign-in");
+    case.recovers();
+
+    let case = on_send(huge, tweak);
+    assert_too_large(case.err());
+    assert_within(case.started, Duration::from_secs(10), "1 TiB call");
+    case.recovers();
+}
+
+#[test]
+fn a_dropped_connection_is_an_error_and_the_client_recovers() {
+    // NOTE: ureq reports this as rustls' "peer closed connection without sending TLS
+    // close_notify", which the client classifies as `Error::Tls` (with a hint about
+    // certificates) instead of `Error::Transport`: reported as a bug, not asserted here.
+    let case = on_sign_in(Fault::DropConnection, timeout(5));
+    let err = case.err();
+    assert!(!err.is_timeout() && err.as_tableau().is_none(), "{err:?}");
+    assert_within(case.started, FIVE_S, "dropped sign-in");
+    let log = case.fake.request_log();
+    assert_eq!(log.last().map(|e| e.status), Some(None), "never answered");
+    case.recovers();
+
+    let case = on_send(Fault::DropConnection, timeout(5));
+    let err = case.err();
+    assert!(!err.is_timeout() && err.as_tableau().is_none(), "{err:?}");
+    assert_within(case.started, FIVE_S, "dropped call");
+    assert_eq!(case.calls(), 1, "a dropped connection is not retried");
+    case.recovers();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults on the other exchanges leave the session as it was
+
+#[test]
+fn faults_on_switch_site_and_sign_out_leave_the_session_as_it_was() {
+    let fake = start();
+    let mut client = builder(&fake)
+        .exchange_timeout(Duration::from_secs(1))
+        .build()
+        .expect("client");
+    client.sign_in(password()).expect("sign-in");
+    let token = token_of(&client);
+    let switch = "/api/3.25/auth/switchSite";
+    for fault in [
+        Fault::Garbage,
+        Fault::Truncated,
+        Fault::Hang,
+        status(503, Some("1")),
+    ] {
+        fake.control()
+            .add_fault(FaultRule::exact(switch, fault.clone()).once());
+        let err = client
+            .switch_site(sample::FINANCE_SITE)
+            .expect_err("faulted");
+        assert!(!matches!(err, Error::Config(_)), "{fault:?}: {err:?}");
+        assert_eq!(token_of(&client), token, "{fault:?}");
+        assert_eq!(
+            client.session().signed_in().map(|s| s.site_id.as_str()),
+            Some(sample::DEFAULT_SITE_ID)
+        );
+        assert!(!client.session().is_busy());
+    }
+    fake.control()
+        .add_fault(FaultRule::exact(SIGNOUT, Fault::Hang).once());
+    let started = Instant::now();
+    let err = client.sign_out().expect_err("hung sign-out");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_within(started, FIVE_S, "hung sign-out, 1 s exchange timeout");
+    assert!(client.session().is_signed_in());
+    whoami(&mut client).expect("still usable");
+    assert_eq!(token_of(&client), token);
+    assert_eq!(
+        client
+            .switch_site(sample::FINANCE_SITE)
+            .expect("switch")
+            .map(|s| s.site_id.as_str().to_owned()),
+        Some(sample::FINANCE_SITE_ID.to_owned())
+    );
+    assert_eq!(client.sign_out().expect("sign-out"), SignOut::Confirmed);
+}
