@@ -78,7 +78,7 @@ impl From<Wire> for Format {
 /// Where and how to talk to the server.
 #[derive(Debug, Args)]
 pub(crate) struct Options {
-    /// The server's base URL, https://host[:port]
+    /// The server's base URL, https://host or https://host:port
     #[arg(
         long,
         value_name = "URL",
@@ -88,7 +88,7 @@ pub(crate) struct Options {
     )]
     pub(crate) server: Option<String>,
 
-    /// The site's contentUrl [default: "", the Default site]
+    /// The site's contentUrl (default: "", the Default site)
     #[arg(
         long,
         value_name = "CONTENT_URL",
@@ -98,7 +98,7 @@ pub(crate) struct Options {
     )]
     pub(crate) site: Option<String>,
 
-    /// The REST API version to use [default: ask the server]
+    /// The REST API version to use (default: ask the server)
     #[arg(
         long,
         value_name = "X.Y",
@@ -180,7 +180,7 @@ pub(crate) struct CredentialArgs {
     )]
     pub(crate) jwt_user: Option<String>,
 
-    /// A scope of the connected-app JWT; repeatable [default: tableau:content:read]
+    /// A scope of the connected-app JWT; repeatable (default: tableau:content:read)
     #[arg(long, value_name = "SCOPE", requires = "connected_app", global = true)]
     pub(crate) scope: Vec<String>,
 
@@ -215,7 +215,7 @@ pub(crate) enum Command {
         // Not named `username`: that id is the global --username's.
         #[arg(value_name = "USERNAME")]
         user: String,
-        /// The contentUrl of the site the ticket is for [default: --site]
+        /// The contentUrl of the site the ticket is for (default: --site)
         #[arg(long, value_name = "SITE")]
         target_site: Option<String>,
         /// The end user's IPv4 address, checked when the ticket is redeemed
