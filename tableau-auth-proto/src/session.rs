@@ -954,6 +954,7 @@ pub(crate) fn error_from_response(
     let retry = retry_after(status, headers);
     if let Ok(Parsed::Tableau(doc)) = wire::parse(body)
         && let Some(e) = doc.error
+        && !e.code.is_empty()
     {
         return Error::Api(ApiError {
             status,

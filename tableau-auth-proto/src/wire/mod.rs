@@ -91,11 +91,7 @@ pub(crate) struct UserDoc<'a> {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorDoc {
-    #[serde(
-        rename = "@code",
-        alias = "code",
-        deserialize_with = "string_or_number"
-    )]
+    #[serde(rename = "@code", alias = "code", deserialize_with = "lenient_text")]
     pub(crate) code: String,
     // Free text, read leniently: an odd summary must not hide the code (a 401001 misread as
     // "not a Tableau body" would be retried as if the session had expired).
@@ -109,7 +105,7 @@ pub(crate) struct ErrorDoc {
 pub(crate) struct ServerInfoDoc<'a> {
     #[serde(rename = "productVersion", borrow)]
     pub(crate) product_version: ProductVersionDoc<'a>,
-    #[serde(rename = "restApiVersion", deserialize_with = "string_or_number")]
+    #[serde(rename = "restApiVersion", deserialize_with = "lenient_text")]
     pub(crate) rest_api_version: String,
     #[serde(borrow, default)]
     pub(crate) platform: Option<Cow<'a, str>>,
@@ -209,45 +205,10 @@ fn elide_quoted(message: &str) -> String {
     out
 }
 
-/// Accepts `"401002"` and `401002` (some proxies and old servers send numbers), and an XML
-/// element's text (`<restApiVersion>3.25</restApiVersion>`, which quick-xml presents as a map
-/// holding `$text`). The value is trimmed.
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = String;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or a number")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.trim().to_owned())
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
-            let mut text = None;
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if key == "$text" || key == "value" {
-                    text = Some(map.next_value::<Cow<'de, str>>()?.trim().to_owned());
-                } else {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-            }
-            text.ok_or_else(|| de::Error::custom("the element has no text"))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// Reads any scalar, or an element's text, as a string; anything else (an array, an element
-/// without text) as the empty string. Never fails on well-formed input.
+/// Reads any scalar, or an element's text, as a trimmed string: `"401002"` and `401002` alike
+/// (some proxies and old servers send numbers), and `<restApiVersion>3.25</restApiVersion>`,
+/// which quick-xml presents as a map holding `$text`. Anything else (an array, an element
+/// without text) reads as the empty string: callers check what they require.
 fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
