@@ -11,7 +11,7 @@ use crate::{Config, Credentials, Format, Intent, Session, SignIn, Step};
 pub fn parse_response(status: u16, body: &[u8]) {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let _ = crate::wire::parse(body);
-    let _ = crate::session::error_from_response(
+    let _ = crate::response::error_from_response(
         status,
         &http::HeaderMap::new(),
         body,

@@ -86,6 +86,7 @@ mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod redirect;
+mod response;
 pub mod secret;
 mod session;
 mod ticket;
@@ -104,6 +105,7 @@ pub use intent::{
 };
 #[cfg(feature = "jwt")]
 pub use jwt::{ConnectedApp, MAX_LIFETIME as MAX_JWT_LIFETIME};
-pub use session::{Expiry, Session, Step, Verdict, X_TABLEAU_AUTH};
+pub use response::Verdict;
+pub use session::{Expiry, Session, Step, X_TABLEAU_AUTH};
 pub use ticket::TrustedTicket;
 pub use version::{ApiVersion, Feature, InvalidApiVersion};

@@ -3,16 +3,18 @@
 use std::fmt;
 use std::time::Instant;
 
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::config::{BaseUrl, Config, Format};
-use crate::error::{ApiError, Error, Misuse, RetryAfter};
+use crate::error::{Error, Misuse};
 use crate::event::{Event, ServerInfo, SignOut, SignedIn};
 use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
 use crate::redirect;
+use crate::response::Verdict;
+use crate::response::{error_from_response, foreign};
 use crate::secret::{AuthToken, Redactor, TicketValue, secret_from_cow};
 use crate::ticket::{TrustedTicket, is_ticket_shaped};
 use crate::version::{ApiVersion, Feature, legacy_product_to_api};
@@ -20,9 +22,6 @@ use crate::wire::{self, Body, CredentialFields, CredentialsDoc, Parsed};
 
 /// The header that carries the session token.
 pub const X_TABLEAU_AUTH: HeaderName = HeaderName::from_static("x-tableau-auth");
-
-/// The longest part of a foreign body kept in [`Error::Status`].
-const SNIPPET_LEN: usize = 512;
 
 /// What the caller does next.
 #[must_use = "a Step::Send must be sent and its response fed back to handle_response"]
@@ -47,20 +46,6 @@ impl fmt::Debug for Step {
             Self::Done(e) => f.debug_tuple("Done").field(e).finish(),
         }
     }
-}
-
-/// What a response to the caller's own REST call means; see [`Session::classify`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// 2xx: use the response.
-    Success,
-    /// The session is gone (`401002` and kin): sign in again once, then replay the request once.
-    Reauthenticate(Error),
-    /// Throttled or unavailable (429, 503): wait ([`Error::retry_after`]) and try again.
-    Retry(Error),
-    /// Anything else: give up with this error.
-    Fail(Error),
 }
 
 /// Why [`Session::poll_timeout`] asks for a new sign-in.
@@ -930,65 +915,6 @@ fn missing(body: &[u8], element: &str) -> Error {
     }
 }
 
-fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<RetryAfter> {
-    if !matches!(
-        status,
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-    ) {
-        return None;
-    }
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(RetryAfter::parse)
-}
-
-/// The typed error for a non-success response: Tableau's `<error>` when there is one, else the
-/// status with a snippet of the body.
-pub(crate) fn error_from_response(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    redactor: &Redactor,
-) -> Error {
-    let retry = retry_after(status, headers);
-    if let Ok(Parsed::Tableau(doc)) = wire::parse(body)
-        && let Some(e) = doc.error
-        && !e.code.is_empty()
-    {
-        return Error::Api(ApiError {
-            status,
-            code: redactor.scrub(e.code),
-            summary: redactor.scrub(e.summary),
-            detail: redactor.scrub(e.detail),
-            retry_after: retry,
-        });
-    }
-    foreign(status, retry, body, redactor)
-}
-
-fn foreign(
-    status: StatusCode,
-    retry_after: Option<RetryAfter>,
-    body: &[u8],
-    redactor: &Redactor,
-) -> Error {
-    // Scrub before cutting, so that a secret straddling the cut cannot leak in part.
-    let mut snippet = redactor.scrub(String::from_utf8_lossy(body).trim().to_owned());
-    if snippet.len() > SNIPPET_LEN {
-        let mut end = SNIPPET_LEN;
-        while !snippet.is_char_boundary(end) {
-            end -= 1;
-        }
-        snippet.truncate(end);
-    }
-    Error::Status {
-        status,
-        snippet,
-        retry_after,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1000,20 +926,5 @@ mod tests {
         is::<Step>();
         is::<Error>();
         is::<Verdict>();
-    }
-
-    #[test]
-    fn snippets_are_scrubbed_before_they_are_cut() {
-        let mut redactor = Redactor::default();
-        redactor.push("SECRET-SECRET");
-        let mut body = vec![b'x'; SNIPPET_LEN - 4];
-        body.extend_from_slice(b"SECRET-SECRET and more");
-        match foreign(StatusCode::BAD_GATEWAY, None, &body, &redactor) {
-            Error::Status { snippet, .. } => {
-                assert!(snippet.len() <= SNIPPET_LEN);
-                assert!(!snippet.contains("SECR"), "{snippet}");
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }
