@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use secrecy::SecretString;
@@ -30,19 +31,19 @@ pub enum Intent {
 }
 
 /// The contentUrl of a site (its "Site ID", as in `/#/site/Finance/`); `""` is the Default site
-/// of Tableau Server. Case-sensitive, and not the site's display name.
+/// of Tableau Server. Case-sensitive, and not the site's display name. Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct SiteContentUrl(String);
+pub struct SiteContentUrl(Arc<str>);
 
 impl SiteContentUrl {
     /// The site with this contentUrl.
     pub fn new(content_url: impl Into<String>) -> Self {
-        Self(content_url.into())
+        Self(Arc::from(content_url.into()))
     }
 
     /// Tableau Server's Default site (`contentUrl=""`).
     pub fn default_site() -> Self {
-        Self(String::new())
+        Self(Arc::from(""))
     }
 
     /// The contentUrl.
@@ -68,7 +69,7 @@ impl fmt::Display for SiteContentUrl {
 
 impl From<&str> for SiteContentUrl {
     fn from(value: &str) -> Self {
-        Self::new(value)
+        Self(Arc::from(value))
     }
 }
 
@@ -76,21 +77,21 @@ macro_rules! luid_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Accepts a LUID: 36 characters, `8-4-4-4-12` hexadecimal digits.
             pub fn parse(luid: &str) -> Result<Self, InvalidLuid> {
                 if is_luid(luid) {
-                    Ok(Self(luid.to_owned()))
+                    Ok(Self(Arc::from(luid)))
                 } else {
                     Err(InvalidLuid(luid.chars().take(64).collect()))
                 }
             }
 
             /// Wraps an identifier as the server sent it (servers are trusted to send LUIDs).
-            pub(crate) fn from_server(id: String) -> Self {
-                Self(id)
+            pub(crate) fn from_server(id: &str) -> Self {
+                Self(Arc::from(id))
             }
 
             /// The LUID.

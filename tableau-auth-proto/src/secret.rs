@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use secrecy::{ExposeSecret, SecretString};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The text put in place of a secret wherever one would otherwise be shown.
 pub(crate) const REDACTED: &str = "[redacted]";
@@ -81,6 +81,23 @@ const MIN_SCRUBBED_LEN: usize = 6;
 /// What server text becomes when it contains a secret too short to cut out.
 pub(crate) const WITHHELD: &str = "[text withheld: it contains a secret]";
 
+/// A secret as it may appear in server text: escaped as the core sent it (XML attribute, JSON
+/// string), then raw. Longer forms first, so that a form containing the raw secret goes whole.
+fn wire_forms(secret: &str) -> Vec<Zeroizing<String>> {
+    let mut forms = vec![Zeroizing::new(xml_escaped(secret))];
+    if let Ok(json) = serde_json::to_string(secret) {
+        let json = Zeroizing::new(json);
+        let inner = json
+            .get(1..json.len().saturating_sub(1))
+            .unwrap_or_default();
+        forms.push(Zeroizing::new(inner.to_owned()));
+    }
+    forms.push(Zeroizing::new(secret.to_owned()));
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms
+}
+
 fn xml_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -106,28 +123,12 @@ pub(crate) struct Redactor {
 }
 
 impl Redactor {
-    /// Adds a secret, in its raw form and in the escaped forms the core puts on the wire (XML
-    /// attribute, JSON string), so that a server echoing the request body is caught too.
+    /// Adds a secret. Scrubbing also catches the escaped forms the core puts on the wire (XML
+    /// attribute, JSON string), so that a server echoing the request body is caught too; those
+    /// forms are only computed when there is text to scrub (an error), never on the hot path.
     pub(crate) fn push(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        let mut forms = vec![secret.to_owned(), xml_escaped(secret)];
-        if let Ok(json) = serde_json::to_string(secret) {
-            let inner = json
-                .get(1..json.len().saturating_sub(1))
-                .unwrap_or_default()
-                .to_owned();
-            forms.push(inner);
-            let mut json = json;
-            json.zeroize();
-        }
-        forms.sort();
-        forms.dedup();
-        // Longer forms first, so that a form containing the raw secret is cut out whole.
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        for form in forms {
-            self.secrets.push(SecretString::from(form));
+        if !secret.is_empty() {
+            self.secrets.push(SecretString::from(secret.to_owned()));
         }
     }
 
@@ -138,15 +139,17 @@ impl Redactor {
     pub(crate) fn scrub(&self, text: String) -> String {
         let mut text = text;
         for secret in &self.secrets {
-            let secret = secret.expose_secret();
-            if text.contains(secret) && secret.len() < MIN_SCRUBBED_LEN {
-                // Replacing a very short secret everywhere would garble the text and show the
-                // secret by where the holes are: withhold the text instead.
-                text.zeroize();
-                return WITHHELD.to_owned();
-            }
-            if text.contains(secret) {
-                let mut replaced = text.replace(secret, REDACTED);
+            for form in wire_forms(secret.expose_secret()) {
+                if !text.contains(form.as_str()) {
+                    continue;
+                }
+                if form.len() < MIN_SCRUBBED_LEN {
+                    // Replacing a very short secret everywhere would garble the text and show
+                    // the secret by where the holes are: withhold the text instead.
+                    text.zeroize();
+                    return WITHHELD.to_owned();
+                }
+                let mut replaced = text.replace(form.as_str(), REDACTED);
                 std::mem::swap(&mut text, &mut replaced);
                 replaced.zeroize();
             }

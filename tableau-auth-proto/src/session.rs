@@ -273,24 +273,29 @@ impl Session {
         now: Instant,
     ) -> Result<Step, Error> {
         let exchange = self.exchange.take().ok_or(Misuse::NoExchange)?;
-        // Whatever the server sends back, no error may carry a secret of this exchange.
-        let mut redactor = self.token_redactor();
+        // Whatever the server sends back, no error may carry a secret of this exchange. The
+        // secrets are gathered before the exchange is consumed, the redactor only on error.
+        let mut secrets = Redactor::default();
         match &exchange {
-            Exchange::SignIn { redactor: sent, .. } => redactor.extend(sent),
+            Exchange::SignIn { redactor: sent, .. } => secrets.extend(sent),
             Exchange::SignOut { token, .. }
             | Exchange::ServerInfo {
                 then: Some(Then::SignOut(token)),
                 ..
-            } => redactor.push(token.expose_secret()),
+            } => secrets.push(token.expose_secret()),
             // The probe before a sign-in sends no secret, but a server may still echo one.
             Exchange::ServerInfo {
                 then: Some(Then::SignIn(sign_in)),
                 ..
-            } => sign_in.credentials.add_secrets_to(&mut redactor),
+            } => sign_in.credentials.add_secrets_to(&mut secrets),
             _ => {}
         }
-        self.exchange_response(exchange, response, now)
-            .map_err(|e| e.scrubbed(&redactor))
+        let result = self.exchange_response(exchange, response, now);
+        // After an error the session is as it was, so its token is the one the exchange had.
+        result.map_err(|e| {
+            secrets.extend(&self.token_redactor());
+            e.scrubbed(&secrets)
+        })
     }
 
     fn exchange_response(
@@ -756,12 +761,15 @@ impl Session {
         now: Instant,
         redactor: &Redactor,
     ) -> Result<SignedIn, Error> {
-        let credentials: CredentialsDoc<'_> = match wire::parse(body)? {
-            Parsed::Tableau(doc) => match doc.credentials {
-                Some(c) => c,
-                None => return Err(missing(body, "credentials")),
+        let credentials: CredentialsDoc<'_> = match wire::parse_credentials(body) {
+            Some(c) => c,
+            None => match wire::parse(body)? {
+                Parsed::Tableau(doc) => match doc.credentials {
+                    Some(c) => c,
+                    None => return Err(missing(body, "credentials")),
+                },
+                _ => return Err(foreign(StatusCode::OK, None, body, redactor)),
             },
-            _ => return Err(foreign(StatusCode::OK, None, body, redactor)),
         };
         let CredentialsDoc {
             token,
@@ -778,9 +786,9 @@ impl Session {
         }
         let moved_to = (base != self.config.base).then(|| base.to_string());
         let info = SignedIn {
-            site_id: SiteId::from_server(site.id.into_owned()),
-            site_content_url: SiteContentUrl::new(site.content_url.into_owned()),
-            user_id: UserId::from_server(user.id.into_owned()),
+            site_id: SiteId::from_server(&site.id),
+            site_content_url: SiteContentUrl::from(&*site.content_url),
+            user_id: UserId::from_server(&user.id),
             api_version: version,
             credentials_expire_at: estimated_time_to_expiration
                 .as_deref()

@@ -102,9 +102,22 @@ pub(crate) fn encode(body: &Body<'_>) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// JSON forbids a byte-order mark, but some proxies add one; `sniff` already looked past it.
+fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
+/// Deserialises without tracking the path (the common case costs nothing extra).
+pub(crate) fn parse_fast<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+    serde_json::from_slice(without_bom(body)).ok()
+}
+
 pub(crate) fn parse(body: &[u8]) -> Result<Document<'_>, Error> {
-    // JSON forbids a byte-order mark, but some proxies add one; `sniff` already looked past it.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if let Some(doc) = parse_fast(body) {
+        return Ok(doc);
+    }
+    // Only to say where it broke: the same parse again, with the path tracked.
+    let body = without_bom(body);
     let mut de = serde_json::Deserializer::from_slice(body);
     let doc =
         serde_path_to_error::deserialize(&mut de).map_err(|e| decode_error(Format::Json, e))?;

@@ -119,6 +119,33 @@ pub(crate) struct ProductVersionDoc<'a> {
     pub(crate) build: Option<Cow<'a, str>>,
 }
 
+impl Document<'_> {
+    /// Whether the document holds anything Tableau sends (an HTML page deserialises into an
+    /// empty document, since serde does not look at the root element's name).
+    pub(crate) fn is_tableau(&self) -> bool {
+        self.credentials.is_some() || self.error.is_some() || self.server_info.is_some()
+    }
+}
+
+/// A document that must hold `credentials` (the 200 answer to a sign-in or a site switch).
+/// Deserialising into it skips the optional members a [`Document`] tries, which is the fast
+/// path of every sign-in; anything else falls back to [`parse`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct CredentialsOnly<'a> {
+    #[serde(borrow)]
+    pub(crate) credentials: CredentialsDoc<'a>,
+}
+
+/// Reads the credentials of a successful sign-in or site switch, fast when the body is what
+/// Tableau sends; `None` means "not that", and the caller asks [`parse`] what it is instead.
+pub(crate) fn parse_credentials(body: &[u8]) -> Option<CredentialsDoc<'_>> {
+    match sniff(body) {
+        Sniffed::Json => json::parse_fast::<CredentialsOnly<'_>>(body).map(|d| d.credentials),
+        Sniffed::Xml => xml::parse_fast::<CredentialsOnly<'_>>(body).map(|d| d.credentials),
+        Sniffed::Other => None,
+    }
+}
+
 /// The legacy (pre-10.1) `/auth?format=xml` document: `<authinfo><version><product_version>`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AuthInfoDoc {

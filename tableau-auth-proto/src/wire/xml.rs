@@ -70,25 +70,34 @@ fn attribute(out: &mut Vec<u8>, name: &str, value: &str, what: &'static str) -> 
     out.push(b' ');
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"=\"");
-    for ch in value.chars() {
-        match ch {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '"' => out.extend_from_slice(b"&quot;"),
-            '\t' => out.extend_from_slice(b"&#9;"),
-            '\n' => out.extend_from_slice(b"&#10;"),
-            '\r' => out.extend_from_slice(b"&#13;"),
-            // XML 1.0 cannot carry other control characters, nor U+FFFE / U+FFFF.
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                return Err(Misuse::InvalidCharacter(what).into());
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
+    // XML 1.0 cannot carry control characters other than these three, nor U+FFFE / U+FFFF
+    // (encoded EF BF BE / EF BF BF).
+    if value
+        .bytes()
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        || value.contains(['\u{FFFE}', '\u{FFFF}'])
+    {
+        return Err(Misuse::InvalidCharacter(what).into());
     }
+    // Every character to escape is ASCII, so runs between them are copied whole.
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\t' => b"&#9;",
+            b'\n' => b"&#10;",
+            b'\r' => b"&#13;",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        out.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
     Ok(())
 }
@@ -127,7 +136,18 @@ fn root(text: &str) -> Root {
     }
 }
 
+/// Deserialises without tracking the path or checking the root element (the common case).
+pub(crate) fn parse_fast<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+    let text = std::str::from_utf8(body).ok()?;
+    quick_xml::de::from_str(text).ok()
+}
+
 pub(crate) fn parse(body: &[u8]) -> Result<Parsed<'_>, Error> {
+    if let Some(doc) = parse_fast::<super::Document<'_>>(body)
+        && doc.is_tableau()
+    {
+        return Ok(Parsed::Tableau(doc));
+    }
     let text = std::str::from_utf8(body).map_err(|e| Error::Decode {
         format: Format::Xml,
         path: ".".to_owned(),
