@@ -275,9 +275,11 @@ impl Session {
         let exchange = self.exchange.take().ok_or(Misuse::NoExchange)?;
         // Whatever the server sends back, no error may carry a secret of this exchange. The
         // secrets are gathered before the exchange is consumed, the redactor only on error.
+        let mut exchange = exchange;
         let mut secrets = Redactor::default();
-        match &exchange {
-            Exchange::SignIn { redactor: sent, .. } => secrets.extend(sent),
+        match &mut exchange {
+            // Moved, not copied: the sign-in's secrets travel with the response from here on.
+            Exchange::SignIn { redactor: sent, .. } => secrets = std::mem::take(sent),
             Exchange::SignOut { token, .. }
             | Exchange::ServerInfo {
                 then: Some(Then::SignOut(token)),
@@ -290,7 +292,7 @@ impl Session {
             } => sign_in.credentials.add_secrets_to(&mut secrets),
             _ => {}
         }
-        let result = self.exchange_response(exchange, response, now);
+        let result = self.exchange_response(exchange, response, now, &mut secrets);
         // After an error the session is as it was, so its token is the one the exchange had.
         result.map_err(|e| {
             secrets.extend(&self.token_redactor());
@@ -298,11 +300,14 @@ impl Session {
         })
     }
 
+    /// The response to `exchange`; `secrets` are the exchange's own (a redirected sign-in takes
+    /// them back into its next exchange).
     fn exchange_response(
         &mut self,
         exchange: Exchange,
         response: Response<Vec<u8>>,
         now: Instant,
+        secrets: &mut Redactor,
     ) -> Result<Step, Error> {
         let (parts, body) = response.into_parts();
         let body = Zeroizing::new(body);
@@ -328,7 +333,7 @@ impl Session {
                 base,
                 version,
                 hops,
-                redactor,
+                redactor: _,
             } => {
                 if redirect::is_redirect(status) {
                     let next = redirect::follow(&self.config, &base, &path, headers, hops)?;
@@ -340,15 +345,15 @@ impl Session {
                         base: next,
                         version,
                         hops: hops + 1,
-                        redactor,
+                        redactor: std::mem::take(secrets),
                     });
                     return Ok(Step::Send(request));
                 }
                 if status.is_success() {
-                    let info = self.on_credentials(&body, version, base, now, &redactor)?;
+                    let info = self.on_credentials(&body, version, base, now, secrets)?;
                     return Ok(Step::Done(Event::SignedIn(info)));
                 }
-                let error = error_from_response(status, headers, &body, &redactor);
+                let error = error_from_response(status, headers, &body, secrets);
                 // A 405000 on sign-in is the tell-tale of a POST turned into a GET by a
                 // redirect from http (protocol §12): name the https URL instead.
                 if status == StatusCode::METHOD_NOT_ALLOWED && (!base.is_https() || hops > 0) {
