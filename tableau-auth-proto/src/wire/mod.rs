@@ -290,20 +290,32 @@ fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// Parses `estimatedTimeToExpiration`, believed to be `days:hours:minutes` (protocol §2.5,
 /// open question 1: captured values such as `173:21:12` and third-party parsers agree).
 pub(crate) fn parse_estimated_time_to_expiration(value: &str) -> Option<std::time::Duration> {
-    let mut parts = value.trim().split(':');
-    let mut next = || -> Option<u64> {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 9 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+    // Three runs of at most nine digits, separated by ':'; read by hand, byte by byte (this
+    // runs on every sign-in).
+    let mut parts = [0u64; 3];
+    let mut digits = [0usize; 3];
+    let mut field = 0;
+    for b in value.trim().bytes() {
+        match b {
+            b':' if field < 2 => field += 1,
+            b'0'..=b'9' => {
+                let (part, count) = (parts.get_mut(field)?, digits.get_mut(field)?);
+                *count += 1;
+                if *count > 9 {
+                    return None;
+                }
+                *part = *part * 10 + u64::from(b - b'0');
+            }
+            _ => return None,
         }
-        p.parse().ok()
-    };
-    let (days, hours, minutes) = (next()?, next()?, next()?);
-    if parts.next().is_some() || hours >= 24 || minutes >= 60 {
+    }
+    let [days, hours, minutes] = parts;
+    if field != 2 || digits.contains(&0) || hours >= 24 || minutes >= 60 {
         return None;
     }
-    let secs = days.checked_mul(86_400)? + hours * 3_600 + minutes * 60;
-    Some(std::time::Duration::from_secs(secs))
+    Some(std::time::Duration::from_secs(
+        days * 86_400 + hours * 3_600 + minutes * 60,
+    ))
 }
 
 #[cfg(test)]
