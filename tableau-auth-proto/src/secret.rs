@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use secrecy::{ExposeSecret, SecretString};
+use std::sync::OnceLock;
+
 use zeroize::{Zeroize, Zeroizing};
 
 /// The text put in place of a secret wherever one would otherwise be shown.
@@ -120,6 +122,8 @@ fn xml_escaped(text: &str) -> String {
 #[derive(Default)]
 pub(crate) struct Redactor {
     secrets: Vec<SecretString>,
+    /// The secrets' wire forms, derived at the first scrub (errors only) and kept for the next.
+    forms: OnceLock<Vec<Zeroizing<String>>>,
 }
 
 impl Redactor {
@@ -129,17 +133,31 @@ impl Redactor {
     pub(crate) fn push(&mut self, secret: &str) {
         if !secret.is_empty() {
             self.secrets.push(SecretString::from(secret.to_owned()));
+            self.forms = OnceLock::new();
         }
     }
 
     pub(crate) fn extend(&mut self, other: &Self) {
         self.secrets.extend(other.secrets.iter().cloned());
+        self.forms = OnceLock::new();
     }
 
     pub(crate) fn scrub(&self, text: String) -> String {
         let mut text = text;
-        for secret in &self.secrets {
-            for form in wire_forms(secret.expose_secret()) {
+        if self.secrets.is_empty() {
+            return text;
+        }
+        let forms = self.forms.get_or_init(|| {
+            let mut all: Vec<_> = self
+                .secrets
+                .iter()
+                .flat_map(|s| wire_forms(s.expose_secret()))
+                .collect();
+            all.sort_by_key(|f| std::cmp::Reverse(f.len()));
+            all
+        });
+        {
+            for form in forms {
                 if !text.contains(form.as_str()) {
                     continue;
                 }
