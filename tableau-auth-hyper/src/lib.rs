@@ -1,8 +1,230 @@
-//! Async adapter for [`tableau_auth_proto`] over hyper and tokio.
+//! # tableau-auth-hyper
 //!
-//! This crate is a placeholder until the hyper adapter lands; it re-exports the core so that
-//! dependants can already name it.
+//! Drives the Sans-IO core [`tableau_auth_proto`] over async [hyper](https://docs.rs/hyper) 1 and
+//! tokio: a [`Client`] whose clones share **one session** across any number of tasks, [`drive`]
+//! for any other async transport, and (feature `tower`) a [`TableauAuthLayer`] that authorizes
+//! the requests of any tower service.
+//!
+//! The transport is hyper-util's pooled client over hyper-rustls (ring only). It never follows a
+//! redirect (the core decides), keeps error bodies, bounds every body
+//! ([`http_body_util::Limited`], `max_body`), and puts `tokio::time::timeout` around every
+//! exchange (connect on the connector, the response head, and the whole exchange body included).
+//!
+//! ## One client, signed in once
+//!
+//! ```no_run
+//! use tableau_auth_hyper::{Client, http, proto::{Credentials, SignIn}};
+//!
+//! # async fn run() -> Result<(), tableau_auth_hyper::Error> {
+//! let client = Client::builder("https://tableau.example.com")
+//!     .ca_pem(std::fs::read("corp-ca.pem").unwrap_or_default()) // added to the Mozilla roots
+//!     .build()?;
+//! let secret = std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default();
+//! let signed_in = client
+//!     .sign_in(SignIn::new(Credentials::personal_access_token("etl", secret), "Finance"))
+//!     .await?;
+//! println!("site {} user {}", signed_in.site_id, signed_in.user_id);
+//! let request = http::Request::get(client.api_url("sessions/current")?).body(Vec::new()).unwrap();
+//! let response = client.send(request).await?; // authorized; re-signs in once on 401002
+//! assert!(response.status().is_success());
+//! client.sign_out().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## One session shared by many tasks
+//!
+//! Clones of a [`Client`] share one session:
+//!
+//! * **No lock to read the token.** The session is published as an immutable snapshot,
+//!   [`Current`] (token header value marked sensitive, generation, site, API version, URLs,
+//!   deadlines), in an `ArcSwap`. A request loads it, checks that its URL goes to the session's
+//!   server (the check of the core's `Session::authorize_request`) and copies the header value.
+//!   A successful response records the activity with one atomic `fetch_max` (at most every
+//!   10 ms); the core session's idle clock gets it the next time an exchange runs.
+//! * **Single-flight sign-in, by generation.** Exchanges (sign-in, renewal, sign-out, switch
+//!   site) run one at a time under a `tokio::sync::Mutex`. A task whose request was rejected
+//!   (`401002` and kin) on generation `g` asks to re-authenticate `g`: under the lock the
+//!   generation is checked again, and only if it is still `g` does it sign in. N tasks rejected
+//!   together cause **one** sign-in, and each replays its request once; a replay rejected
+//!   again is [`Error::SessionEnded`], never a loop. A sign-in that *fails* is shared the same
+//!   way: the tasks that were waiting for it get its error ([`Error::Reauthentication`]).
+//! * **The core [`proto::Session`]** sits behind a `std::sync::Mutex` held only for one
+//!   synchronous call of the core at a time, never across an `.await`: exchanges take it between
+//!   their network steps; `classify` of a failed response takes it briefly from any task (a 2xx
+//!   is recognised by its status without any lock).
+//! * **Renewal before expiry.** Before sending, a session past the core's `poll_timeout` (idle
+//!   limit from the last use, lifetime limit, credentials expiry, minus the margin) is renewed
+//!   (single-flight); [`Client::spawn_renewal`] does it in the background, so a service idle for
+//!   hours finds a live session.
+//! * **One throttling window.** A 429/503 opens a window (`Retry-After` in seconds or as an HTTP
+//!   date, or 1 s; capped by [`ClientBuilder::retries`]; plus up to 10% jitter) stored as one
+//!   "throttled until" instant that every task waits for before sending: the wait is shared,
+//!   not multiplied per task.
+//! * **Superseded or expired.** A rejected session is reported as
+//!   [`SessionEvent::Superseded`] when, by the client's clock, none of its deadlines had come
+//!   (someone else ended it — typically another sign-in with the same personal access token),
+//!   else as [`SessionEvent::Expired`]. One `Client` never signs in twice at once with its PAT;
+//!   two separate `Client`s (or processes) with the same PAT supersede each other, each
+//!   replacing the other's session on its next request: share one `Client` instead.
+//! * **Cancellation.** A task cancelled in the middle of a sign-in (its future dropped) releases
+//!   the lock and aborts the core's exchange (a drop guard calls `Session::abort`), so the next
+//!   task can sign in.
+//!
+//! Every [`SessionEvent`] goes to `tracing` and to the callback of [`ClientBuilder::on_event`].
+//!
+//! ```no_run
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use tableau_auth_hyper::{Client, SessionEvent, http, proto::{Credentials, SignIn}};
+//!
+//! # async fn run() -> Result<(), tableau_auth_hyper::Error> {
+//! let sign_ins = Arc::new(AtomicUsize::new(0));
+//! let counter = sign_ins.clone();
+//! let pat = Credentials::personal_access_token("etl", std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default());
+//! let client = Client::builder("https://tableau.example.com")
+//!     .sign_in(SignIn::new(pat, "Finance")) // signs in on first use, once for all tasks
+//!     .on_event(move |event| {
+//!         if matches!(event, SessionEvent::SignedIn { .. } | SessionEvent::Renewed { .. }) {
+//!             counter.fetch_add(1, Ordering::Relaxed);
+//!         }
+//!     })
+//!     .build()?;
+//! let _renewal = client.spawn_renewal()?; // keeps an idle service's session alive
+//! let mut tasks = Vec::new();
+//! for _ in 0..100 {
+//!     let client = client.clone();
+//!     tasks.push(tokio::spawn(async move {
+//!         let url = client.current_or_sign_in().await?.api_url("sessions/current")?;
+//!         client.send(http::Request::get(url).body(Vec::new()).unwrap()).await
+//!     }));
+//! }
+//! for task in tasks {
+//!     task.await.expect("no panic")?;
+//! }
+//! assert_eq!(sign_ins.load(Ordering::Relaxed), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! ## A tower layer
+//!
+//! With the `tower` feature, [`TableauAuthLayer`] wraps any
+//! `Service<Request<Full<Bytes>>, Response = Response<B>>` — here the client's own pooled hyper
+//! client: it adds `X-Tableau-Auth` (sensitive) to every request, refuses a request for another
+//! server, and on `401002` signs in again once (single-flight) and replays the request once.
+//!
+//! ```no_run
+//! # #[cfg(feature = "tower")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use tableau_auth_hyper::{Client, TableauAuthLayer, bytes::Bytes, http, proto::{Credentials, SignIn}};
+//! use tableau_auth_hyper::http_body_util::Full;
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! let client = Client::builder("https://tableau.example.com")
+//!     .sign_in(SignIn::new(Credentials::password("jsmith", "s3cret"), ""))
+//!     .build()?;
+//! let mut service = TableauAuthLayer::new(&client).layer(client.hyper_client());
+//! let url = client.current_or_sign_in().await?.api_url("sessions/current")?;
+//! let request = http::Request::get(url).body(Full::new(Bytes::new()))?;
+//! let response = service.ready().await?.call(request).await?;
+//! println!("{}", response.status());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Secrets
+//!
+//! No event, log line or error carries a secret: the core scrubs server text, tokens live in
+//! header values marked sensitive, and `Debug` of every type here redacts them. (The header
+//! value copies of the token are not zeroized when dropped; the core's own copies are.)
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client;
+mod error;
+mod event;
+#[cfg(feature = "tower")]
+mod layer;
+mod shared;
+mod tls;
+mod transport;
+
+pub use client::{Client, ClientBuilder, RenewalTask};
+pub use error::{DriveError, EndReason, Error};
+pub use event::{EventCallback, RenewReason, SessionEvent};
+#[cfg(feature = "tower")]
+pub use layer::{ResponseBody, ResponseFuture, TableauAuth, TableauAuthLayer};
+pub use shared::Current;
+/// The core, re-exported so that versions always match.
 pub use tableau_auth_proto as proto;
+pub use tableau_auth_proto::http;
+/// tower, re-exported so that versions always match (feature `tower`).
+#[cfg(feature = "tower")]
+pub use tower;
+pub use transport::HyperClient;
+/// The transport crates, re-exported so that versions always match.
+pub use {bytes, http_body_util, hyper, hyper_util};
+
+use std::time::Instant;
+
+use tableau_auth_proto::http::{Request, Response};
+use tableau_auth_proto::{Event, Intent, Session, Step};
+
+/// Runs one exchange of `session` to its end over any async transport: `send` gets each request
+/// the core builds and returns the response (it must not follow redirects, and should read at
+/// most [`tableau_auth_proto::Config::max_body`] bytes of body). A transport error aborts the
+/// exchange, leaving the session as it was; so does cancelling the returned future (dropping it
+/// at an `.await`).
+///
+/// ```
+/// use tableau_auth_hyper::{drive, http, proto::{Config, Event, Intent, Session}};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut session = Session::new(Config::builder("https://tableau.example.com").build()?);
+/// let event = drive(&mut session, Intent::ServerInfo, async |request: http::Request<Vec<u8>>| {
+///     assert_eq!(request.uri().path(), "/api/2.4/serverinfo");
+///     let body = "<tsResponse><serverInfo><productVersion build='b'>2025.1.3</productVersion>\
+///                 <restApiVersion>3.25</restApiVersion></serverInfo></tsResponse>";
+///     Ok::<_, std::io::Error>(http::Response::new(body.as_bytes().to_vec()))
+/// })
+/// .await?;
+/// assert!(matches!(event, Event::ServerInfo(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+///
+/// `send` is any `FnMut(Request) -> impl Future`: a closure returning an `async move` block, or
+/// an `async` closure that does not borrow its own captures mutably. (An `AsyncFnMut` bound
+/// would accept more closures, but rustc cannot yet prove the resulting future `Send`, so it
+/// could not run in `tokio::spawn`.)
+pub async fn drive<E, F, Fut>(
+    session: &mut Session,
+    intent: Intent,
+    mut send: F,
+) -> Result<Event, DriveError<E>>
+where
+    F: FnMut(Request<Vec<u8>>) -> Fut,
+    Fut: Future<Output = Result<Response<Vec<u8>>, E>>,
+{
+    /// Aborts the exchange unless it finished (cancellation, transport error).
+    struct Guard<'a>(&'a mut Session);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let guard = Guard(session);
+    let mut step = guard
+        .0
+        .start(intent, Instant::now())
+        .map_err(DriveError::Tableau)?;
+    loop {
+        match step {
+            Step::Send(request) => {
+                let response = send(request).await.map_err(DriveError::Transport)?;
+                step = guard
+                    .0
+                    .handle_response(response, Instant::now())
+                    .map_err(DriveError::Tableau)?;
+            }
+            Step::Done(event) => return Ok(event),
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! The async client: one session shared by every clone, driven over hyper.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use tableau_auth_proto::http::{Request, Response};
+use tableau_auth_proto::secret::AuthToken;
+use tableau_auth_proto::{
+    ApiVersion, Config, Event, Format, Intent, ServerInfo, Session, SignIn, SignOut, SignedIn,
+    SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Limits};
+use crate::event::{EventCallback, SessionEvent};
+use crate::shared::{Current, Settings, Shared, Trigger, unexpected};
+use crate::tls::TlsOptions;
+use crate::transport::{HyperClient, Transport};
+
+/// Builder of a [`Client`]; every setting has a safe default.
+#[must_use]
+pub struct ClientBuilder {
+    server: String,
+    format: Format,
+    api_version: Option<ApiVersion>,
+    user_agent: Option<String>,
+    tls: TlsOptions,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    exchange_timeout: Duration,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+    max_body: usize,
+    max_retries: u32,
+    max_retry_wait: Duration,
+    idle_limit: Duration,
+    expiry_margin: Duration,
+    lifetime_limit: Option<Duration>,
+    sign_in: Option<SignIn>,
+    reauthenticate: bool,
+    renew_before_expiry: bool,
+    on_event: Option<EventCallback>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("server", &self.server)
+            .field("format", &self.format)
+            .field("tls", &self.tls)
+            .field("exchange_timeout", &self.exchange_timeout)
+            .field("max_body", &self.max_body)
+            .field("sign_in", &self.sign_in)
+            .field("on_event", &self.on_event.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// XML (default) or JSON bodies.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Uses this REST API version instead of asking the server.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = Some(version);
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Also trusts the CA certificates in this PEM (for a server with a private CA). They are
+    /// **added** to the built-in Mozilla roots (`webpki-roots`), unlike the ureq adapter where
+    /// they replace them; call it several times for several files, and turn the built-in roots
+    /// off with [`ClientBuilder::built_in_roots`] to trust only your CAs.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pem.push(pem.into());
+        self
+    }
+
+    /// Whether the built-in Mozilla roots are trusted (default `true`).
+    pub fn built_in_roots(mut self, trust: bool) -> Self {
+        self.tls.built_in_roots = trust;
+        self
+    }
+
+    /// Presents a client certificate (PEM chain and PEM private key).
+    pub fn client_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.tls.client_cert_pem = Some((chain.into(), key.into()));
+        self
+    }
+
+    /// Accepts any certificate, expired, self-signed or for another host. **Dangerous**: a man
+    /// in the middle then sees every password and token. For tests against a throwaway server
+    /// only.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.tls.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// The limit on connecting (TCP, on the connector); default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The limit on waiting for the response head (TLS handshake included); default 30 s.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The limit on one whole request/response, body included; default 60 s.
+    pub fn exchange_timeout(mut self, timeout: Duration) -> Self {
+        self.exchange_timeout = timeout;
+        self
+    }
+
+    /// How long an idle pooled connection is kept; default 90 s.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections per host the pool keeps (default: no limit; 0 turns pooling
+    /// off).
+    pub fn pool_max_idle_per_host(mut self, connections: usize) -> Self {
+        self.pool_max_idle_per_host = connections;
+        self
+    }
+
+    /// The largest response body read (default 1 MiB, [`Config::DEFAULT_MAX_BODY`]); a larger
+    /// one is an error ([`tableau_auth_proto::Error::TooLarge`]), refused unread when its
+    /// `Content-Length` says so. Applies to [`Client::send`] too.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How often [`Client::send`] retries a 429/503 (default 3) and the longest one call waits
+    /// in all (default 60 s); a `Retry-After` beyond that is returned as the error at once.
+    pub fn retries(mut self, max_retries: u32, max_total_wait: Duration) -> Self {
+        self.max_retries = max_retries;
+        self.max_retry_wait = max_total_wait;
+        self
+    }
+
+    /// The server's session idle limit (default: the core's, 120 minutes). Renewal and the
+    /// superseded/expired heuristic count on it.
+    pub fn idle_limit(mut self, limit: Duration) -> Self {
+        self.idle_limit = limit;
+        self
+    }
+
+    /// How long before the estimated end of the session the client signs in again (default:
+    /// the core's, 60 s).
+    pub fn expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
+        self
+    }
+
+    /// The server's absolute session limit, when it has one.
+    pub fn lifetime_limit(mut self, limit: Duration) -> Self {
+        self.lifetime_limit = Some(limit);
+        self
+    }
+
+    /// Credentials to sign in with on first use (the first [`Client::send`] or
+    /// [`Client::current_or_sign_in`]), single-flight across tasks, and to renew with. A
+    /// ready-made JWT usually signs in only once (its `jti` is single-use): to renew, use a
+    /// connected app ([`tableau_auth_proto::Credentials::ConnectedApp`]: a fresh JWT is minted
+    /// for every sign-in), a PAT or a password.
+    pub fn sign_in(mut self, sign_in: SignIn) -> Self {
+        self.sign_in = Some(sign_in);
+        self
+    }
+
+    /// Whether a rejected session (`401002` and kin) is replaced by signing in again once and
+    /// replaying the request once (default `true`). When off, the rejection is returned as
+    /// [`Error::SessionEnded`].
+    pub fn reauthenticate(mut self, on: bool) -> Self {
+        self.reauthenticate = on;
+        self
+    }
+
+    /// Whether [`Client::send`] signs in again before sending when the session is about to
+    /// expire (the core's `poll_timeout`; default `true`).
+    pub fn renew_before_expiry(mut self, on: bool) -> Self {
+        self.renew_before_expiry = on;
+        self
+    }
+
+    /// Receives every [`SessionEvent`] (in addition to `tracing`), on the task that caused it.
+    pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(callback));
+        self
+    }
+
+    /// Builds the client. Nothing is sent yet; no runtime is needed until the first request.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut config = Config::builder(self.server)
+            .format(self.format)
+            .max_body(self.max_body)
+            .idle_limit(self.idle_limit)
+            .expiry_margin(self.expiry_margin);
+        if let Some(v) = self.api_version {
+            config = config.api_version(v);
+        }
+        if let Some(ua) = &self.user_agent {
+            config = config.user_agent(ua.clone());
+        }
+        if let Some(limit) = self.lifetime_limit {
+            config = config.lifetime_limit(limit);
+        }
+        let config = config
+            .build()
+            .map_err(|e| Error::Tableau(tableau_auth_proto::Error::Config(e)))?;
+        let limits = Limits {
+            connect: self.connect_timeout,
+            read: self.read_timeout,
+            exchange: self.exchange_timeout,
+            max_body: self.max_body,
+        };
+        let transport = Transport::new(
+            &self.tls,
+            limits,
+            self.pool_idle_timeout,
+            self.pool_max_idle_per_host,
+        )?;
+        let settings = Settings {
+            idle_limit: self.idle_limit,
+            expiry_margin: self.expiry_margin,
+            lifetime_limit: self.lifetime_limit,
+            max_retries: self.max_retries,
+            max_retry_wait: self.max_retry_wait,
+            reauthenticate: self.reauthenticate,
+            renew_before_expiry: self.renew_before_expiry,
+        };
+        let shared = Shared::new(
+            Session::new(config),
+            transport,
+            settings,
+            self.sign_in,
+            self.on_event,
+        );
+        Ok(Client {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// An async Tableau client. Cheap to clone: **clones share one session** (one token, one
+/// connection pool, one single-flight sign-in, one throttling window), so hand a clone to
+/// every task.
+///
+/// ```no_run
+/// use tableau_auth_hyper::{Client, http, proto::{Credentials, SignIn}};
+///
+/// # async fn run() -> Result<(), tableau_auth_hyper::Error> {
+/// let client = Client::builder("https://tableau.example.com").build()?;
+/// let pat = Credentials::personal_access_token("etl", std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default());
+/// client.sign_in(SignIn::new(pat, "Finance")).await?;
+/// let url = client.site_url("workbooks")?;
+/// let response = client.send(http::Request::get(url).body(Vec::new()).unwrap()).await?;
+/// println!("{}", String::from_utf8_lossy(response.body()));
+/// client.sign_out().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    /// Starts building a client for the server at `server` (`https://host[:port]`).
+    pub fn builder(server: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            server: server.into(),
+            format: Format::Xml,
+            api_version: None,
+            user_agent: None,
+            tls: TlsOptions::default(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            exchange_timeout: Duration::from_secs(60),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: usize::MAX,
+            max_body: Config::DEFAULT_MAX_BODY,
+            max_retries: 3,
+            max_retry_wait: Duration::from_secs(60),
+            idle_limit: Config::DEFAULT_IDLE_LIMIT,
+            expiry_margin: Config::DEFAULT_EXPIRY_MARGIN,
+            lifetime_limit: None,
+            sign_in: None,
+            reauthenticate: true,
+            renew_before_expiry: true,
+            on_event: None,
+        }
+    }
+
+    #[cfg(feature = "tower")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The current session snapshot (lock-free), or `None` when not signed in.
+    pub fn current(&self) -> Option<Arc<Current>> {
+        self.shared.current()
+    }
+
+    /// The current snapshot, signing in first (single-flight) with the builder's credentials
+    /// when there is none, and renewing first when it is about to expire.
+    pub async fn current_or_sign_in(&self) -> Result<Arc<Current>, Error> {
+        self.shared.ready().await
+    }
+
+    /// The generation of the current session (0: never signed in or signed out).
+    pub fn generation(&self) -> u64 {
+        self.current().map_or(0, |c| c.generation())
+    }
+
+    /// Whether a session is held.
+    pub fn is_signed_in(&self) -> bool {
+        self.current().is_some()
+    }
+
+    /// `{base}/api/{version}/{path}` of the current session.
+    pub fn api_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
+        match self.current() {
+            Some(c) => c.api_url(path),
+            None => self
+                .shared
+                .with_session(|s| s.api_url(path))
+                .map_err(Error::from),
+        }
+    }
+
+    /// `{base}/api/{version}/sites/{site-luid}/{path}` of the current session.
+    pub fn site_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
+        self.current()
+            .ok_or_else(Error::not_signed_in)?
+            .site_url(path)
+    }
+
+    /// Runs `f` on the core session (read-only; the last recorded use applied). Takes a short
+    /// lock: do not hold on to it.
+    pub fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+        self.shared.with_session(f)
+    }
+
+    /// The pooled hyper client this client sends with (same TLS settings and pool), for your
+    /// own requests, for instance under [`crate::TableauAuthLayer`].
+    pub fn hyper_client(&self) -> HyperClient {
+        self.shared.transport.client.clone()
+    }
+
+    /// Asks the server its versions (anonymous); the session adopts its API version.
+    pub async fn server_info(&self) -> Result<ServerInfo, Error> {
+        match self.shared.run(Intent::ServerInfo).await? {
+            Event::ServerInfo(info) => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Signs in and keeps the sign-in so that the client can sign in again when the session
+    /// expires or is superseded (a connected app then mints a fresh JWT). A session the client
+    /// already holds is signed out first. Every clone sees the new session at once.
+    pub async fn sign_in(&self, sign_in: SignIn) -> Result<SignedIn, Error> {
+        self.shared.sign_in(sign_in).await
+    }
+
+    /// Signs in again now with the stored credentials (single-flight: tasks calling it together
+    /// share one sign-in) and returns the new snapshot.
+    pub async fn renew(&self) -> Result<Arc<Current>, Error> {
+        self.shared.renew().await
+    }
+
+    /// Signs out and forgets the credentials. A session the server already dropped is
+    /// `Ok(SignOut::AlreadyGone)`, not an error; without a session nothing is sent.
+    pub async fn sign_out(&self) -> Result<SignOut, Error> {
+        self.shared.sign_out().await
+    }
+
+    /// Signs out a token saved elsewhere (by another process).
+    pub async fn sign_out_token(&self, token: AuthToken) -> Result<SignOut, Error> {
+        match self.shared.run(Intent::SignOutToken(token)).await? {
+            Event::SignedOut(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Moves the session to another site. `Ok(None)`: it was already there (`403070`).
+    pub async fn switch_site(
+        &self,
+        site: impl Into<SiteContentUrl>,
+    ) -> Result<Option<SignedIn>, Error> {
+        self.shared.switch_site(site.into()).await
+    }
+
+    /// Asks Tableau Server for a trusted ticket.
+    pub async fn trusted_ticket(&self, request: TicketRequest) -> Result<TrustedTicket, Error> {
+        match self.shared.run(Intent::TrustedTicket(request)).await? {
+            Event::TicketIssued(ticket) => Ok(ticket),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends the caller's own REST request with `X-Tableau-Auth`, from any task.
+    ///
+    /// * Waits first while the client is throttled (a window shared by all tasks).
+    /// * Signs in first when there is no session and the builder has credentials, and renews
+    ///   first when the session is about to expire — single-flight.
+    /// * On `401002` (and kin) signs in again once — single-flight by generation — and replays
+    ///   once; a second rejection is [`Error::SessionEnded`].
+    /// * On 429/503 opens the shared throttling window (`Retry-After`, seconds or HTTP date,
+    ///   plus jitter; capped) and retries.
+    /// * Any other failure is a typed error; a 2xx response is returned as it came.
+    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let shared = &self.shared;
+        let (parts, body) = request.into_parts();
+        let body = Bytes::from(body);
+        let mut current = shared.ready().await?;
+        let mut replayed = false;
+        let mut retries = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            shared.wait_throttle().await;
+            let mut request = Request::from_parts(parts.clone(), Full::new(body.clone()));
+            current.authorize(&mut request)?;
+            let ticket = shared.ticket();
+            let sent_at = Instant::now();
+            let response = shared.transport.send_full(request).await?;
+            if response.status().is_success() {
+                shared.touch_at(current.generation(), sent_at);
+                return Ok(response);
+            }
+            let at = Instant::now();
+            match shared.classify(&response, &current) {
+                Verdict::Success => {
+                    shared.touch(current.generation());
+                    return Ok(response);
+                }
+                Verdict::Reauthenticate(e) => {
+                    if replayed || !shared.can_reauthenticate() {
+                        let reason = shared.note_end(&current, at);
+                        return Err(Error::SessionEnded { reason, source: e });
+                    }
+                    current = shared
+                        .reauthenticate(current.generation(), ticket, Trigger::Rejected { at })
+                        .await?;
+                    replayed = true;
+                }
+                Verdict::Retry(e) => match shared.throttle_error(&e) {
+                    Some(delay)
+                        if retries < shared.settings.max_retries
+                            && waited.saturating_add(delay) <= shared.settings.max_retry_wait =>
+                    {
+                        retries += 1;
+                        waited = waited.saturating_add(delay);
+                    }
+                    _ => return Err(e.into()),
+                },
+                Verdict::Fail(e) => return Err(e.into()),
+                _ => return Err(Error::Transport("unclassified response".to_owned())),
+            }
+        }
+    }
+
+    /// Starts a background task that renews the session shortly before it would expire (the
+    /// core's `poll_timeout`, counted from the last successful response), so that a service
+    /// idle for longer than the server's idle limit finds a live session on its next request.
+    /// The task stops when the returned guard is dropped, or when every clone of the client is.
+    /// Needs a tokio runtime.
+    pub fn spawn_renewal(&self) -> Result<RenewalTask, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config("spawn_renewal needs a tokio runtime".to_owned()))?;
+        let weak = Arc::downgrade(&self.shared);
+        let notify = self.shared.published.clone();
+        Ok(RenewalTask {
+            handle: runtime.spawn(renewal_loop(weak, notify)),
+        })
+    }
+}
+
+/// The background renewal task of [`Client::spawn_renewal`]; dropping it stops the task.
+#[derive(Debug)]
+#[must_use = "dropping the RenewalTask stops the renewal"]
+pub struct RenewalTask {
+    handle: JoinHandle<()>,
+}
+
+impl RenewalTask {
+    /// Whether the task has stopped (every clone of the client was dropped).
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+impl Drop for RenewalTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+async fn renewal_loop(weak: Weak<Shared>, notify: Arc<Notify>) {
+    loop {
+        // Register for "a new session was published" before looking at the state.
+        let mut notified = std::pin::pin!(notify.notified());
+        notified.as_mut().enable();
+        let plan = {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            shared.current().map(|c| {
+                let (at, why) = c.renew_at(shared.last_used());
+                (c.generation(), at, why, at > c.signed_in_at())
+            })
+        };
+        let (generation, at, why) = match plan {
+            // Nothing to renew (or nothing renewing would help): wait for a new session.
+            None | Some((_, _, _, false)) => {
+                notified.await;
+                continue;
+            }
+            Some((generation, at, why, true)) => (generation, at, why),
+        };
+        tokio::select! {
+            () = &mut notified => continue,
+            () = tokio::time::sleep_until(at.into()) => {}
+        }
+        let Some(shared) = weak.upgrade() else {
+            return;
+        };
+        // The session may have been used (the idle deadline moved) or replaced meanwhile.
+        let due = shared.current().is_some_and(|c| {
+            c.generation() == generation && Instant::now() >= c.renew_at(shared.last_used()).0
+        });
+        if due
+            && shared
+                .reauthenticate(generation, shared.ticket(), Trigger::Expiring(why))
+                .await
+                .is_err()
+        {
+            let pause = shared.settings.expiry_margin / 4;
+            drop(shared);
+            tokio::time::sleep(pause.clamp(Duration::from_millis(250), Duration::from_secs(30)))
+                .await;
+        }
+    }
+}
