@@ -114,13 +114,7 @@ async fn an_aborted_task_mid_renewal_leaves_the_session_to_the_others() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Others pile up behind it.
-    let others: Vec<_> = (0..10)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
-            tokio::spawn(async move { client.send(get_as(Format::Xml, url)).await })
-        })
-        .collect();
+    let others = spawn_gets(&client, &url, 10);
     tokio::time::sleep(Duration::from_millis(200)).await;
     a.abort();
     assert!(a.await.expect_err("aborted").is_cancelled());

@@ -397,16 +397,22 @@ async fn garbage_is_a_typed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_body_is_a_transport_error() {
-    let case = on_sign_in(Fault::Truncated, timeout(5)).await;
+    is_a_transport_error(Fault::Truncated, "truncated sign-in").await;
+}
+
+/// `fault` on a sign-in is a transport error within [`FIVE_S`] (`what` names it), and so is it on
+/// a send; the client recovers from both.
+async fn is_a_transport_error(fault: Fault, what: &str) {
+    let case = on_sign_in(fault.clone(), timeout(5)).await;
     assert!(
         matches!(case.err(), Error::Transport(_)),
         "{:?}",
         case.err()
     );
-    assert_within(case.started, FIVE_S, "truncated sign-in");
+    assert_within(case.started, FIVE_S, what);
     case.recovers().await;
 
-    let case = on_send(Fault::Truncated, timeout(5)).await;
+    let case = on_send(fault, timeout(5)).await;
     assert!(
         matches!(case.err(), Error::Transport(_)),
         "{:?}",
@@ -442,22 +448,7 @@ async fn a_huge_body_is_refused_at_max_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_a_transport_error() {
-    let case = on_sign_in(Fault::DropConnection, timeout(5)).await;
-    assert!(
-        matches!(case.err(), Error::Transport(_)),
-        "{:?}",
-        case.err()
-    );
-    assert_within(case.started, FIVE_S, "dropped sign-in");
-    case.recovers().await;
-
-    let case = on_send(Fault::DropConnection, timeout(5)).await;
-    assert!(
-        matches!(case.err(), Error::Transport(_)),
-        "{:?}",
-        case.err()
-    );
-    case.recovers().await;
+    is_a_transport_error(Fault::DropConnection, "dropped sign-in").await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,27 +21,23 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_load_tool_shares_one_session_across_its_tasks() {
-    let fake = start().await;
+/// `--server` and `--ca-file` of `fake`, then `rest`.
+fn fake_args(fake: &FakeServer, rest: &[&str]) -> Vec<String> {
     let ca_file = fake
         .ca_file()
         .expect("a CA file")
         .to_string_lossy()
         .into_owned();
+    let mut list = args(&["--server", fake.base_url(), "--ca-file", &ca_file]);
+    list.extend(args(rest));
+    list
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tool_shares_one_session_across_its_tasks() {
+    let fake = start().await;
     let parsed = load::parse_args(
-        args(&[
-            "--server",
-            fake.base_url(),
-            "--ca-file",
-            &ca_file,
-            "--site",
-            "",
-            "--tasks",
-            "32",
-            "--requests",
-            "5",
-        ]),
+        fake_args(&fake, &["--site", "", "--tasks", "32", "--requests", "5"]),
         env,
     )
     .expect("arguments");
@@ -61,22 +57,8 @@ async fn the_load_tool_shares_one_session_across_its_tasks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_pat_fails_every_call_and_says_so() {
     let fake = start().await;
-    let ca_file = fake
-        .ca_file()
-        .expect("a CA file")
-        .to_string_lossy()
-        .into_owned();
     let parsed = load::parse_args(
-        args(&[
-            "--server",
-            fake.base_url(),
-            "--ca-file",
-            &ca_file,
-            "--tasks",
-            "4",
-            "--requests",
-            "3",
-        ]),
+        fake_args(&fake, &["--tasks", "4", "--requests", "3"]),
         |name| {
             (name == "TABLEAU_PAT_NAME" || name == "TABLEAU_PAT_SECRET").then(|| "wrong".to_owned())
         },

@@ -18,6 +18,22 @@ async fn fake_with_idle_limit(secs: u64) -> FakeServer {
     start_with(config).await
 }
 
+/// A fake whose sessions expire after 2 seconds idle, and a client (recording into `events`) that
+/// knows that limit and renews `margin` before it.
+async fn two_second_idle_limit(events: &Events, margin: Duration) -> (FakeServer, Client) {
+    let fake = fake_with_idle_limit(2).await;
+    let client = events
+        .hook(
+            builder(&fake)
+                .sign_in(password())
+                .idle_limit(Duration::from_secs(2))
+                .expiry_margin(margin),
+        )
+        .build()
+        .expect("client");
+    (fake, client)
+}
+
 fn rejected(log: &[LoggedRequest]) -> usize {
     log.iter().filter(|e| e.status == Some(401)).count()
 }
@@ -72,17 +88,8 @@ async fn the_fake_clock_passing_the_idle_limit_fails_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_task_renews_an_idle_session_before_the_server_drops_it() {
-    let fake = fake_with_idle_limit(2).await;
     let events = Events::default();
-    let client = events
-        .hook(
-            builder(&fake)
-                .sign_in(password())
-                .idle_limit(Duration::from_secs(2))
-                .expiry_margin(Duration::from_millis(600)),
-        )
-        .build()
-        .expect("client");
+    let (fake, client) = two_second_idle_limit(&events, Duration::from_millis(600)).await;
     let _renewal = client.spawn_renewal().expect("a runtime");
     let url = current_url(&fake);
     client
@@ -115,17 +122,8 @@ async fn the_background_task_renews_an_idle_session_before_the_server_drops_it()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_renews_before_sending_when_the_session_is_about_to_idle_out() {
-    let fake = fake_with_idle_limit(2).await;
     let events = Events::default();
-    let client = events
-        .hook(
-            builder(&fake)
-                .sign_in(password())
-                .idle_limit(Duration::from_secs(2))
-                .expiry_margin(Duration::from_secs(1)),
-        )
-        .build()
-        .expect("client");
+    let (fake, client) = two_second_idle_limit(&events, Duration::from_secs(1)).await;
     let url = current_url(&fake);
     client
         .send(get_as(Format::Xml, url.clone()))
@@ -133,13 +131,7 @@ async fn send_renews_before_sending_when_the_session_is_about_to_idle_out() {
         .expect("first call");
     // Past the renewal point (idle limit minus margin), before the server's idle limit.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
-            tokio::spawn(async move { client.send(get_as(Format::Xml, url)).await })
-        })
-        .collect();
+    let tasks = spawn_gets(&client, &url, 20);
     for task in tasks {
         task.await.expect("no panic").expect("a call");
     }

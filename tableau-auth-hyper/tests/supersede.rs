@@ -153,13 +153,7 @@ async fn a_failed_reauthentication_is_shared_by_the_tasks_waiting_for_it() {
             .method("POST")
             .once(),
     );
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
-            tokio::spawn(async move { client.send(get_as(Format::Xml, url)).await })
-        })
-        .collect();
+    let tasks = spawn_gets(&client, &url, 50);
     for task in tasks {
         let err = task.await.expect("no panic").expect_err("no session");
         assert!(matches!(err, Error::Reauthentication(_)), "{err:?}");
