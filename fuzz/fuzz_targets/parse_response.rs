@@ -1,12 +1,8 @@
-//! Every response parser of the core, on arbitrary bytes.
+//! Fuzz target `parse_response`: see `tableau_auth_proto::fuzzing::run_target`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let (status, body) = match data.split_first() {
-        Some((s, rest)) => (200 + u16::from(*s) * 2, rest),
-        None => (200, data),
-    };
-    tableau_auth_proto::fuzzing::parse_response(status, body);
+    tableau_auth_proto::fuzzing::run_target("parse_response", std::time::Instant::now(), data);
 });

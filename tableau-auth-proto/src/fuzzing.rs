@@ -1,16 +1,56 @@
 //! Entry points for fuzzers and corpus replay (feature `fuzzing`). Each is a thin call into the
-//! real code paths; none may panic on any input.
+//! real code paths; none may panic on any input. Inputs are read through a small vocabulary
+//! (real statuses, headers, Tableau documents) so a fuzzer reaches deep states quickly.
+//!
+//! Unlike the rest of the core, these functions assert invariants: a panic here is a finding.
+#![allow(clippy::panic, clippy::indexing_slicing)]
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http::{Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 
-use crate::{Config, Credentials, Format, Intent, Session, SignIn, Step};
+use crate::{
+    ApiVersion, Config, ConnectedApp, Credentials, Format, Intent, MintInputs, Session, SignIn,
+    SiteContentUrl, Step, TicketRequest, UserId,
+};
+
+/// The fuzz targets by name (the files in `fuzz/fuzz_targets/`), so that the fuzzer and the
+/// corpus replay on stable call exactly the same code.
+pub const TARGETS: [&str; 4] = [
+    "parse_response",
+    "sign_in_response",
+    "drive_session",
+    "mint_jwt",
+];
+
+/// Runs the fuzz target `name` on `data`; `false` if there is no such target.
+pub fn run_target(name: &str, now: Instant, data: &[u8]) -> bool {
+    match name {
+        "parse_response" => {
+            let (status, body) = match data.split_first() {
+                Some((s, rest)) => (200 + u16::from(*s) * 2, rest),
+                None => (200, data),
+            };
+            parse_response(status, body);
+        }
+        "sign_in_response" => {
+            if let Some((&first, rest)) = data.split_first() {
+                let status = 100 + u16::from(first) * 2;
+                let _ = sign_in_then_out(now, first & 1 == 1, status, &[], rest);
+            }
+        }
+        "drive_session" => drive_session(now, data),
+        "mint_jwt" => mint_jwt(data),
+        _ => return false,
+    }
+    true
+}
 
 /// Parses `body` as every response the core reads (both formats, errors included).
 pub fn parse_response(status: u16, body: &[u8]) {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let _ = crate::wire::parse(body);
+    let _ = crate::wire::parse_credentials(body);
     let _ = crate::response::error_from_response(
         status,
         &http::HeaderMap::new(),
@@ -34,7 +74,7 @@ pub fn sign_in_then_out(
         Format::Xml
     };
     let Ok(config) = Config::builder("https://tableau.example.com")
-        .api_version(crate::ApiVersion::new(3, 25))
+        .api_version(ApiVersion::new(3, 25))
         .format(format)
         .build()
     else {
@@ -50,7 +90,7 @@ pub fn sign_in_then_out(
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value),
+            HeaderValue::from_bytes(value),
         ) {
             response.headers_mut().append(n, v);
         }
@@ -58,4 +98,226 @@ pub fn sign_in_then_out(
     let _ = session.handle_response(response, now + Duration::from_millis(1));
     let _ = session.poll_timeout();
     session.is_signed_in()
+}
+
+/// Statuses a Tableau server, a proxy or a redirect may answer with.
+const STATUSES: [u16; 16] = [
+    200, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 429, 500, 502, 503,
+];
+
+/// Bodies of every shape the core reads; the fuzzer's own bytes are used as well.
+const BODIES: [&str; 12] = [
+    r#"<tsResponse xmlns="http://tableau.com/api"><credentials token="t0k3n" estimatedTimeToExpiration="1:02:03"><site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl="Finance"/><user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#,
+    r#"{"credentials":{"site":{"id":"s","contentUrl":""},"user":{"id":"u"},"token":"t0k3n"}}"#,
+    r#"<tsResponse><error code="401002"><summary>Unauthorized Access</summary><detail>d</detail></error></tsResponse>"#,
+    r#"{"error":{"summary":"Signin Error","detail":"Error signing in to Tableau Server (16)","code":"401001"}}"#,
+    r#"<tsResponse><error code="403070"><summary>s</summary><detail>d</detail></error></tsResponse>"#,
+    r#"<tsResponse><error code="404003"><summary>s</summary><detail>d</detail></error></tsResponse>"#,
+    r#"<tsResponse><serverInfo><productVersion build="b">2025.1.3</productVersion><restApiVersion>3.25</restApiVersion></serverInfo></tsResponse>"#,
+    r#"{"serverInfo":{"productVersion":{"value":"2025.1.3","build":"b"},"restApiVersion":"3.25"}}"#,
+    r#"<authinfo><version version="0.31"><product_version>9.3</product_version></version></authinfo>"#,
+    "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
+    "Zk3vQ9aLTyW1sBc8R2dXhA==:pL7tN2wQ9eR4yU6iO8aS1dF3",
+    "-1",
+];
+
+const LOCATIONS: [&str; 6] = [
+    "https://tableau.example.com/api/3.25/auth/signin",
+    "https://tableau.example.com/api/2.4/serverinfo",
+    "http://tableau.example.com/api/3.25/auth/signin",
+    "https://evil.example/api/3.25/auth/signin",
+    "/api/3.25/auth/signin",
+    "//evil.example/x",
+];
+
+/// Reads the fuzzer's bytes one decision at a time; runs out gracefully.
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl Input<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(first)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+        let i = usize::from(self.byte()?);
+        items.get(i % items.len().max(1)).copied()
+    }
+
+    fn bytes(&mut self) -> &[u8] {
+        let n = usize::from(self.byte().unwrap_or(0)).min(self.data.len());
+        let (taken, rest) = self.data.split_at(n);
+        self.data = rest;
+        taken
+    }
+}
+
+/// Drives a whole session with arbitrary sequences of intents, responses (statuses, headers,
+/// redirects, bodies from the vocabulary or raw), aborts, activity and time. Checks the
+/// invariants a caller relies on after every step; panics (a finding) if one breaks.
+pub fn drive_session(t0: Instant, data: &[u8]) {
+    let mut input = Input { data };
+    let format = if input.byte().unwrap_or(0) & 1 == 1 {
+        Format::Json
+    } else {
+        Format::Xml
+    };
+    let mut builder = Config::builder(match input.byte().unwrap_or(0) % 3 {
+        0 => "https://tableau.example.com",
+        1 => "http://tableau.example.com",
+        _ => "https://online.tableau.com",
+    })
+    .format(format)
+    .max_body(4096);
+    if input.byte().unwrap_or(0) & 1 == 1 {
+        builder = builder.api_version(ApiVersion::new(
+            3,
+            u16::from(input.byte().unwrap_or(25) % 30),
+        ));
+    }
+    let Ok(config) = builder.build() else { return };
+    let mut session = Session::new(config);
+    let mut elapsed = Duration::ZERO;
+    while let Some(op) = input.byte() {
+        let now = t0 + elapsed;
+        match op % 8 {
+            0 => {
+                let credentials = match input.byte().unwrap_or(0) % 5 {
+                    0 => Credentials::password("u", "pw-secret"),
+                    1 => Credentials::personal_access_token("n", "pat-secret"),
+                    2 => Credentials::jwt("a.b.c"),
+                    3 => Credentials::unified_access_token("a.b.c"),
+                    _ => Credentials::ConnectedApp(
+                        ConnectedApp::new("cid", "sid", "app-secret", "u")
+                            .scope("tableau:content:read"),
+                    ),
+                };
+                let mut sign_in = SignIn::new(credentials, "Finance")
+                    .mint_inputs(UNIX_EPOCH + Duration::from_secs(1_767_225_600), [7; 16]);
+                if input.byte().unwrap_or(0) & 1 == 1
+                    && let Ok(user) = UserId::parse("dd2239f6-ddf1-4107-981a-4cf94e415794")
+                {
+                    sign_in = sign_in.impersonate(user);
+                }
+                let _ = session.start(sign_in.into(), now);
+            }
+            1 => {
+                let _ = session.start(Intent::SignOut, now);
+            }
+            2 => {
+                let _ = session.start(Intent::SwitchSite(SiteContentUrl::new("Marketing")), now);
+            }
+            3 => {
+                let intent = match input.byte().unwrap_or(0) % 2 {
+                    0 => Intent::ServerInfo,
+                    _ => Intent::TrustedTicket(TicketRequest::new("jsmith").target_site("Sales")),
+                };
+                let _ = session.start(intent, now);
+            }
+            4 | 5 => {
+                let status = input.pick(&STATUSES).unwrap_or(200);
+                let body = match input.byte().unwrap_or(0) % 3 {
+                    0 => input.bytes().to_vec(),
+                    _ => input.pick(&BODIES).unwrap_or("").as_bytes().to_vec(),
+                };
+                let mut response = Response::new(body);
+                *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                if let Some(location) = input.pick(&LOCATIONS) {
+                    response
+                        .headers_mut()
+                        .insert(http::header::LOCATION, HeaderValue::from_static(location));
+                }
+                if input.byte().unwrap_or(0) & 1 == 1 {
+                    response
+                        .headers_mut()
+                        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
+                }
+                let verdict = session.classify(&response);
+                let _ = verdict;
+                let was_signed_in = session.is_signed_in();
+                let result = session.handle_response(response, now);
+                // Invariants: an exchange that errs is over, and an error never signs anyone in.
+                if result.is_err() {
+                    assert!(!session.is_busy(), "busy after an error");
+                    assert!(
+                        session.is_signed_in() == was_signed_in,
+                        "state changed on an error"
+                    );
+                }
+            }
+            6 => {
+                session.abort();
+                assert!(!session.is_busy());
+            }
+            _ => {
+                elapsed += Duration::from_secs(u64::from(input.byte().unwrap_or(0)) * 60);
+                session.touch(t0 + elapsed);
+            }
+        }
+        assert_eq!(session.poll_timeout().is_some(), session.is_signed_in());
+        if let Some(token) = session.token() {
+            let mut headers = http::HeaderMap::new();
+            assert!(session.authorize(&mut headers).is_ok());
+            let _ = token;
+        }
+    }
+}
+
+/// Mints a connected-app JWT from arbitrary settings and checks what it emits: three base64url
+/// parts whose claims carry `aud: "tableau"`, an `exp` at most 10 minutes after issue, and the
+/// scopes asked for.
+pub fn mint_jwt(data: &[u8]) {
+    let mut input = Input { data };
+    let text = |input: &mut Input<'_>| String::from_utf8_lossy(input.bytes()).into_owned();
+    let (client, secret_id, secret, user) = (
+        text(&mut input),
+        text(&mut input),
+        text(&mut input),
+        text(&mut input),
+    );
+    let scopes: Vec<String> = (0..input.byte().unwrap_or(1) % 4)
+        .map(|_| text(&mut input))
+        .collect();
+    let lifetime = Duration::from_secs(u64::from(input.byte().unwrap_or(0)) * 4);
+    let skew = Duration::from_secs(u64::from(input.byte().unwrap_or(0) % 16));
+    let mut random = [0u8; 16];
+    for slot in &mut random {
+        *slot = input.byte().unwrap_or(0);
+    }
+    let issued = u64::from(input.byte().unwrap_or(0)) << 24;
+    let app = ConnectedApp::new(client, secret_id, secret, user)
+        .scopes(scopes.clone())
+        .lifetime(lifetime)
+        .clock_skew(skew);
+    let inputs = MintInputs {
+        issued_at: SystemTime::UNIX_EPOCH + Duration::from_secs(issued),
+        random,
+    };
+    if let Ok(jwt) = app.mint(inputs) {
+        use base64::Engine;
+        use secrecy::ExposeSecret;
+        let parts: Vec<&str> = jwt.expose_secret().split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims = parts
+            .get(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let Some(claims) = claims else {
+            panic!("the claims part is not base64url JSON")
+        };
+        assert_eq!(claims["aud"], "tableau");
+        let exp = claims["exp"].as_u64().unwrap_or(u64::MAX);
+        assert!(
+            exp >= issued && exp - issued <= 600,
+            "exp {exp} issued {issued}"
+        );
+        assert_eq!(claims["scp"], serde_json::json!(scopes));
+    }
 }
