@@ -363,7 +363,7 @@ impl Session {
                 }
                 Err(error)
             }
-            Exchange::SignOut { own, token } => {
+            Exchange::SignOut { own, .. } => {
                 if status.is_success() || status == StatusCode::UNAUTHORIZED {
                     if own {
                         self.active = None;
@@ -375,12 +375,8 @@ impl Session {
                     };
                     return Ok(Step::Done(Event::SignedOut(outcome)));
                 }
-                let mut redactor = Redactor::default();
-                redactor.push(token.expose_secret());
-                if redirect::is_redirect(status) {
-                    return Err(redirect::refuse(&self.base, headers));
-                }
-                Err(error_from_response(status, headers, &body, &redactor))
+                // `secrets` holds the token signed out (the session's own or a saved one).
+                Err(self.token_request_error(status, headers, &body, secrets))
             }
             Exchange::SwitchSite { version } => {
                 if status.is_success() {
@@ -389,7 +385,8 @@ impl Session {
                     let info = self.on_credentials(&body, version, base, now, &redactor)?;
                     return Ok(Step::Done(Event::SiteSwitched(info)));
                 }
-                let error = self.token_request_error(status, headers, &body);
+                let error =
+                    self.token_request_error(status, headers, &body, &self.token_redactor());
                 if error.code() == Some("403070") {
                     return Ok(Step::Done(Event::SiteUnchanged));
                 }
@@ -397,7 +394,8 @@ impl Session {
             }
             Exchange::Ticket { site } => {
                 if !status.is_success() {
-                    return Err(self.token_request_error(status, headers, &body));
+                    let redactor = self.token_redactor();
+                    return Err(self.token_request_error(status, headers, &body, &redactor));
                 }
                 let text = std::str::from_utf8(&body).unwrap_or_default().trim();
                 if text == "-1" {
@@ -877,11 +875,17 @@ impl Session {
     }
 
     /// The error for a response to a request that carries the token (never follows redirects).
-    fn token_request_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    fn token_request_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> Error {
         if redirect::is_redirect(status) {
             return redirect::refuse(&self.base, headers);
         }
-        error_from_response(status, headers, body, &self.token_redactor())
+        error_from_response(status, headers, body, redactor)
     }
 }
 
