@@ -296,7 +296,8 @@ pub enum RedirectRefusal {
     InvalidLocation,
     /// To plain http: credentials would travel in clear text.
     Downgrade,
-    /// Another host that is not allow-listed: credentials would go to a stranger.
+    /// Another host that is not allow-listed (from https, another port too): credentials would
+    /// go to a stranger.
     OtherHost,
     /// The path changed: not a move of the whole server.
     PathChanged,

@@ -2,7 +2,7 @@
 //!
 //! Only the requests that carry no session token may follow: the sign-in (its credentials are
 //! re-posted, identical) and the anonymous server-info probe. They follow only to `https`, only to
-//! the same host, a Tableau Cloud pod (for `online.tableau.com`) or an allow-listed host, only
+//! the same host (from an `https` base, the same host and port), a Tableau Cloud pod (for `online.tableau.com`) or an allow-listed host, only
 //! when the path is unchanged, and at most [`crate::ConfigBuilder::max_redirects`] times. Every
 //! other redirect is an error; an http→https redirect of the same host names the URL to use.
 
@@ -34,7 +34,13 @@ pub(crate) fn follow(
         return Err(refuse(RedirectRefusal::Downgrade));
     }
     let host = host_of_authority(&target.authority);
-    let same_host = host == base.host();
+    // From https, the same server is the same host *and* port: another port of the host may be
+    // anyone's service. Only the http→https upgrade may change the port.
+    let same_host = if base.is_https() {
+        same_https_server(&target.authority, base.authority())
+    } else {
+        host == base.host()
+    };
     let cloud_pod = is_cloud_host(base.host()) && is_cloud_host(host);
     let allowed = config.redirect_hosts.iter().any(|h| h == host);
     if !(same_host || cloud_pod || allowed) {
@@ -50,6 +56,16 @@ pub(crate) fn follow(
     }
     let url = format!("https://{}{}", target.authority, prefix);
     BaseUrl::parse(&url).map_err(|_| refuse(RedirectRefusal::InvalidLocation))
+}
+
+/// Whether two authorities name the same host and port over https (`h` is `h:443`).
+fn same_https_server(a: &str, b: &str) -> bool {
+    let key = |text: &str| {
+        text.parse::<http::uri::Authority>()
+            .ok()
+            .map(|a| (a.host().to_ascii_lowercase(), a.port_u16().unwrap_or(443)))
+    };
+    matches!((key(a), key(b)), (Some(a), Some(b)) if a == b)
 }
 
 /// The error for a redirect of a request that must not follow one.
@@ -176,6 +192,15 @@ mod tests {
             check("https://h:8443", "/api/3.25/auth/signin", 0).unwrap(),
             "https://h:8443"
         );
+        // The default port, spelled or not, is the same server; the upgrade may change ports.
+        assert_eq!(
+            check("https://h", "https://H:443/api/3.25/auth/signin", 0).unwrap(),
+            "https://h:443"
+        );
+        assert_eq!(
+            check("http://h:8080", "https://h:8443/api/3.25/auth/signin", 0).unwrap(),
+            "https://h:8443"
+        );
     }
 
     #[test]
@@ -211,6 +236,15 @@ mod tests {
         assert_eq!(
             refusal(check("https://h", "https://h/login", 0)),
             RedirectRefusal::PathChanged
+        );
+        // From https, another port of the same host is another server.
+        assert_eq!(
+            refusal(check("https://h", "https://h:8443/api/3.25/auth/signin", 0)),
+            RedirectRefusal::OtherHost
+        );
+        assert_eq!(
+            refusal(check("https://h:8443", "https://h/api/3.25/auth/signin", 0)),
+            RedirectRefusal::OtherHost
         );
         assert_eq!(
             refusal(check("http://h", "https://h/api/3.25/auth/signin", 2)),

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::fmt::Write as _;
 
 pub use secrecy::{ExposeSecret, SecretString};
 use std::sync::OnceLock;
@@ -86,12 +87,31 @@ pub(crate) const WITHHELD: &str = "[text withheld: it contains a secret]";
 /// A secret as it may appear in server text: escaped as the core sent it (XML attribute, JSON
 /// string), then raw. Longer forms first, so that a form containing the raw secret goes whole.
 fn wire_forms(secret: &str) -> Vec<Zeroizing<String>> {
-    let mut forms = vec![Zeroizing::new(xml_escaped(secret))];
+    let mut forms = vec![
+        Zeroizing::new(xml_escaped(secret)),
+        // A server re-serializing what it got may escape more than the core did.
+        Zeroizing::new(xml_escaped_strict(secret, false)),
+        Zeroizing::new(xml_escaped_strict(secret, true)),
+    ];
     if let Ok(json) = serde_json::to_string(secret) {
         let json = Zeroizing::new(json);
         let inner = json
             .get(1..json.len().saturating_sub(1))
             .unwrap_or_default();
+        // Sized for the worst case (`\uXXXX` per 2-byte character), so the buffer never moves
+        // and leaves no copy behind; written in place, without temporary strings.
+        let mut ascii = Zeroizing::new(String::with_capacity(inner.len() * 3));
+        for c in inner.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(ascii, "\\u{unit:04x}");
+                }
+            }
+        }
+        forms.push(ascii);
         forms.push(Zeroizing::new(inner.to_owned()));
     }
     forms.push(Zeroizing::new(secret.to_owned()));
@@ -101,7 +121,8 @@ fn wire_forms(secret: &str) -> Vec<Zeroizing<String>> {
 }
 
 fn xml_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
+    // Sized for the worst case (`&quot;` per byte): the buffer never moves, leaving no copy.
+    let mut out = String::with_capacity(text.len() * 6);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -113,6 +134,30 @@ fn xml_escaped(text: &str) -> String {
             '\r' => out.push_str("&#13;"),
             c => out.push(c),
         }
+    }
+    out
+}
+
+/// XML-escaped as stricter serializers write it: `'` too, and every non-ASCII character as a
+/// character reference (decimal, or hexadecimal with `hex`, which also writes the five specials
+/// as references).
+fn xml_escaped_strict(text: &str, hex: bool) -> String {
+    // Sized for the worst case (`&#x27;` per byte), so the buffer never moves and leaves no copy
+    // of the secret behind; written in place, without temporary strings.
+    let mut out = String::with_capacity(text.len() * 6);
+    for c in text.chars() {
+        let _ = match c {
+            '&' | '<' | '>' | '"' | '\'' if hex => write!(out, "&#x{:X};", u32::from(c)),
+            '\'' => out.write_str("&apos;"),
+            '&' => out.write_str("&amp;"),
+            '<' => out.write_str("&lt;"),
+            '>' => out.write_str("&gt;"),
+            '"' => out.write_str("&quot;"),
+            '\t' | '\n' | '\r' => write!(out, "&#{};", u32::from(c)),
+            c if !c.is_ascii() && hex => write!(out, "&#x{:X};", u32::from(c)),
+            c if !c.is_ascii() => write!(out, "&#{};", u32::from(c)),
+            c => out.write_char(c),
+        };
     }
     out
 }
@@ -203,6 +248,12 @@ mod tests {
         );
         assert_eq!(r.scrub("json p&<\\\"ss\\\\word".into()), "json [redacted]");
         assert_eq!(r.scrub("raw p&<\"ss\\word".into()), "raw [redacted]");
+        // Re-escaped by a stricter serializer than the core's.
+        let mut r = Redactor::default();
+        r.push("p'ä&ss");
+        assert_eq!(r.scrub("p&apos;&#228;&amp;ss".into()), "[redacted]");
+        assert_eq!(r.scrub("p&#x27;&#xE4;&#x26;ss".into()), "[redacted]");
+        assert_eq!(r.scrub("p'\\u00e4&ss".into()), "[redacted]");
     }
 
     #[test]
