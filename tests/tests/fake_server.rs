@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tableau_auth_tests::fake::{
-    FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, sample, sign_hs256,
+    FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, ServerCert, sample, sign_hs256,
 };
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -1189,6 +1189,98 @@ async fn redirect_listener_and_the_405_symptom() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn redirect_fault_answers_any_location() {
+    let (server, client) = start(FakeOptions::default()).await;
+    let elsewhere = "https://127.0.0.1:9/api/3.25/auth/signin";
+    server.control().add_fault(
+        FaultRule::exact(
+            format!("/api/{V}/auth/signin"),
+            Fault::Redirect {
+                status: 308,
+                location: elsewhere.to_owned(),
+            },
+        )
+        .once(),
+    );
+    let body = pw_xml(sample::USER_NAME, sample::USER_PASSWORD, "");
+    let r = client.post(&api(&server, "auth/signin"), &[], &body).await;
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some(elsewhere));
+    // Over the control endpoint, relative locations included; a non-3xx status is refused.
+    let rule = json!({"path": format!("/api/{V}/serverinfo"), "times": 1,
+        "fault": {"kind": "redirect", "status": 302, "location": "/elsewhere"}});
+    let r = client
+        .post(
+            &format!("{}/_fake/faults", server.base_url()),
+            &[],
+            &rule.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = client.get(&api(&server, "serverinfo"), &[]).await;
+    assert_eq!((r.status, r.header("location")), (302, Some("/elsewhere")));
+    let bad = json!({"path": "/", "fault": {"kind": "redirect", "status": 200, "location": "/"}});
+    let r = client
+        .post(
+            &format!("{}/_fake/faults", server.base_url()),
+            &[],
+            &bad.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Both are logged with their status; the next sign-in is answered normally.
+    let statuses: Vec<_> = server.request_log().iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [Some(308), Some(302)]);
+    let r = client.post(&api(&server, "auth/signin"), &[], &body).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn broken_certificates_fail_the_handshake_before_any_request() {
+    use rustls::CertificateError as C;
+    let (valid, client) = start(FakeOptions::with_cert(ServerCert::Valid)).await;
+    assert_eq!(
+        client.get(&api(&valid, "serverinfo"), &[]).await.status,
+        200
+    );
+    assert!(valid.http_redirect_url().is_none());
+    type Check = fn(&C) -> bool;
+    let cases: [(ServerCert, Check); 4] = [
+        (ServerCert::Expired, |e| {
+            matches!(e, C::Expired | C::ExpiredContext { .. })
+        }),
+        (ServerCert::NotYetValid, |e| {
+            matches!(e, C::NotValidYet | C::NotValidYetContext { .. })
+        }),
+        (ServerCert::WrongName, |e| {
+            matches!(e, C::NotValidForName | C::NotValidForNameContext { .. })
+        }),
+        (ServerCert::UnknownCa, |e| matches!(e, C::UnknownIssuer)),
+    ];
+    for (cert, expected) in cases {
+        let (server, client) = start(FakeOptions::with_cert(cert)).await;
+        assert!(server.base_url().starts_with("https://127.0.0.1:"));
+        // The client trusts the published CA (and connects to 127.0.0.1).
+        let err = client
+            .call("GET", &api(&server, "serverinfo"), &[], b"")
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{cert:?}: the handshake succeeded"));
+        let rustls_error = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        match rustls_error {
+            Some(rustls::Error::InvalidCertificate(e)) => {
+                assert!(expected(e), "{cert:?}: {e:?}");
+            }
+            other => panic!("{cert:?}: {other:?} ({err})"),
+        }
+        assert!(server.request_log().is_empty(), "{cert:?}");
+    }
 }
 
 // -------------------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         redirect_status: args.redirect_status,
         port: args.port,
         redirect_port: args.redirect_port.unwrap_or(0),
+        ..FakeOptions::default()
     };
     let server = FakeServer::start(config, options).await?;
     let mut ready = serde_json::Map::new();

@@ -20,6 +20,15 @@ pub enum Fault {
         /// Body (content type guessed: `{` → JSON, `<?xml`/`<tsResponse` → XML, else HTML).
         body: Option<String>,
     },
+    /// Answer with this redirect status and `Location` header (verbatim, absolute or relative;
+    /// left out if it is not a valid header value), and a small HTML body. The fake never
+    /// follows anything itself: this is how a test points a client at another server.
+    Redirect {
+        /// HTTP status code (300..=399; a client is expected to act on 301, 302, 303, 307, 308).
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
     /// 200 with random non-XML, non-JSON bytes (labelled with the content type the client asked).
     Garbage,
     /// 200 whose `Content-Length` promises more than is sent; the connection is then closed.
@@ -51,6 +60,10 @@ enum FaultWire {
         #[serde(default)]
         body: Option<String>,
     },
+    Redirect {
+        status: u16,
+        location: String,
+    },
     Garbage,
     Truncated,
     Huge {
@@ -80,6 +93,12 @@ impl TryFrom<FaultWire> for Fault {
                     body,
                 }
             }
+            FaultWire::Redirect { status, location } => {
+                if !(300..=399).contains(&status) {
+                    return Err(format!("status {status} is not a redirect"));
+                }
+                Self::Redirect { status, location }
+            }
             FaultWire::Garbage => Self::Garbage,
             FaultWire::Truncated => Self::Truncated,
             FaultWire::Huge { bytes } => Self::Huge { bytes },
@@ -104,6 +123,7 @@ impl From<Fault> for FaultWire {
                 retry_after,
                 body,
             },
+            Fault::Redirect { status, location } => Self::Redirect { status, location },
             Fault::Garbage => Self::Garbage,
             Fault::Truncated => Self::Truncated,
             Fault::Huge { bytes } => Self::Huge { bytes },
@@ -226,5 +246,20 @@ mod tests {
         let round = serde_json::to_string(&FaultRule::exact("/", Fault::Huge { bytes: 9 }))
             .expect("serialize");
         assert!(round.contains(r#""kind":"huge""#), "{round}");
+        let redirect: FaultRule = serde_json::from_str(
+            r#"{"path":"/a","fault":{"kind":"redirect","status":307,"location":"https://b/a"}}"#,
+        )
+        .expect("parse");
+        assert_eq!(
+            redirect.fault,
+            Fault::Redirect {
+                status: 307,
+                location: "https://b/a".to_owned()
+            }
+        );
+        let bad: Result<FaultRule, _> = serde_json::from_str(
+            r#"{"path":"/","fault":{"kind":"redirect","status":200,"location":"/"}}"#,
+        );
+        assert!(bad.is_err());
     }
 }

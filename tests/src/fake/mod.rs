@@ -4,6 +4,10 @@
 //! [`FakeServer::start_blocking`] (own runtime, for blocking clients). It listens on
 //! `127.0.0.1` only, optionally with TLS (a CA generated at start, see [`FakeServer::ca_file`])
 //! and optionally with a plain-HTTP listener that redirects everything to the main one.
+//! [`FakeOptions::cert`] swaps the server certificate for a broken one ([`ServerCert`]:
+//! expired, not yet valid, issued for another name, signed by an unpublished CA), and
+//! [`Fault::Redirect`] answers a path with any redirect status and `Location` (for instance
+//! another fake's URL), so that tests can play a man in the middle or a malicious redirect.
 //!
 //! Behaviour follows `shared/protocol/tableau-auth.md`: sign-in (password, PAT, connected-app
 //! JWT, impersonation), sign-out, switch site, serverinfo, sessions/current, two site-scoped
@@ -20,7 +24,7 @@
 //! | `GET /_fake/clock` | `{"offset_secs": N, "now_unix": N}` |
 //! | `POST /_fake/clock/advance?secs=N` (or `ms=N`) | move the fake clock forward |
 //! | `GET /_fake/faults` | the pending fault rules |
-//! | `POST /_fake/faults` | add a [`FaultRule`] (JSON object) or several (array); 204 |
+//! | `POST /_fake/faults` | add a [`FaultRule`] (JSON object) or several (array; kinds in [`Fault`], e.g. `{"kind": "redirect", "status": 302, "location": "…"}`); 204 |
 //! | `DELETE /_fake/faults` | remove all fault rules; 204 |
 //! | `POST /_fake/sessions/drop[?user=NAME]` | end all sessions or one user's: `{"dropped": N}` |
 //! | `GET /_fake/sessions` | `{"live": N}` |
@@ -52,4 +56,5 @@ pub use faults::{Fault, FaultRule};
 pub use jwt_mint::sign_hs256;
 pub use log::{Listener, LoggedRequest};
 pub use server::{FakeOptions, FakeServer};
+pub use tls::ServerCert;
 pub use version::ApiVersion;

@@ -32,7 +32,7 @@ use super::render::{Format, Rendered, render};
 use super::reply::{ApiError, Reply};
 use super::state::Core;
 use super::sync::lock;
-use super::tls::{self, CaFile};
+use super::tls::{self, CaFile, ServerCert};
 
 /// Largest request body read (bigger ones get 400 400000).
 const MAX_BODY: usize = 1024 * 1024;
@@ -50,6 +50,9 @@ pub struct FakeOptions {
     pub port: u16,
     /// Redirect listener port (0 = any free port).
     pub redirect_port: u16,
+    /// The server certificate presented when [`tls`](Self::tls) is on: valid (the default) or
+    /// deliberately broken, for certificate-check tests. Ignored without TLS.
+    pub cert: ServerCert,
 }
 
 impl Default for FakeOptions {
@@ -61,6 +64,7 @@ impl Default for FakeOptions {
             redirect_status: 301,
             port: 0,
             redirect_port: 0,
+            cert: ServerCert::Valid,
         }
     }
 }
@@ -71,6 +75,15 @@ impl FakeOptions {
         Self {
             tls: false,
             redirect_listener: false,
+            ..Self::default()
+        }
+    }
+
+    /// TLS with the server certificate `cert` (see [`ServerCert`]), no redirect listener.
+    pub fn with_cert(cert: ServerCert) -> Self {
+        Self {
+            redirect_listener: false,
+            cert,
             ..Self::default()
         }
     }
@@ -149,7 +162,7 @@ impl FakeServer {
         let scheme = if options.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://127.0.0.1:{port}");
         let (acceptor, ca_pem, ca_file) = if options.tls {
-            let material = tls::generate()?;
+            let material = tls::generate(options.cert)?;
             let file = CaFile::write(&material.ca_pem)?;
             (Some(material.acceptor), Some(material.ca_pem), Some(file))
         } else {
@@ -224,7 +237,9 @@ impl FakeServer {
         self.redirect_url.as_deref()
     }
 
-    /// PEM of the CA that signed the server certificate (TLS only).
+    /// PEM of the CA that signed the server certificate (TLS only). With a broken
+    /// [`FakeOptions::cert`] it is still the CA a client would be given: for
+    /// [`ServerCert::UnknownCa`] it is *not* the one that signed the certificate.
     pub fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
     }
@@ -495,6 +510,19 @@ fn fault_response(fault: Fault, json: bool) -> Response<ResBody> {
             let mut resp = response(status, Some(content_type), full(body));
             if let Some(v) = retry_after.and_then(|r| HeaderValue::from_str(&r).ok()) {
                 resp.headers_mut().insert(RETRY_AFTER, v);
+            }
+            resp
+        }
+        Fault::Redirect { status, location } => {
+            let mut resp = response(
+                status,
+                Some("text/html;charset=UTF-8"),
+                full(format!(
+                    "<html><head><title>{status} Moved</title></head><body>moved</body></html>"
+                )),
+            );
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(LOCATION, v);
             }
             resp
         }
