@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod fake;
+pub mod sentinel;
 pub mod support;
