@@ -10,25 +10,33 @@
 //! ([`http_body_util::Limited`], `max_body`), and puts `tokio::time::timeout` around every
 //! exchange (connect on the connector, the response head, and the whole exchange body included).
 //!
-//! ## One client, signed in once
+//! ## Quick start: one client, signed in once
 //!
-//! ```no_run
-//! use tableau_auth_hyper::{Client, http, proto::{Credentials, SignIn}};
+//! (This runs against the fake Tableau server of the workspace's tests; with a real server,
+//! `server` is `https://tableau.example.com`, and `ca_pem` is only needed for a private CA.)
 //!
-//! # async fn run() -> Result<(), tableau_auth_hyper::Error> {
-//! let client = Client::builder("https://tableau.example.com")
-//!     .ca_pem(std::fs::read("corp-ca.pem").unwrap_or_default()) // added to the Mozilla roots
+//! ```
+//! use tableau_auth_hyper::{Client, http, proto::{Credentials, SignIn, SignOut}};
+//!
+//! # use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, sample};
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! # let fake = FakeServer::start(FakeConfig::sample(), FakeOptions::default()).await?;
+//! # let (server, ca_pem) = (fake.base_url(), fake.ca_pem().unwrap_or_default());
+//! # let (pat_name, secret) = (sample::USER_PAT_NAME, sample::USER_PAT_SECRET.to_owned());
+//! // let secret = std::env::var("TABLEAU_PAT_SECRET")?; // secrets from the environment
+//! let client = Client::builder(server)
+//!     .ca_pem(ca_pem) // added to the Mozilla roots
 //!     .build()?;
-//! let secret = std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default();
 //! let signed_in = client
-//!     .sign_in(SignIn::new(Credentials::personal_access_token("etl", secret), "Finance"))
+//!     .sign_in(SignIn::new(Credentials::personal_access_token(pat_name, secret), ""))
 //!     .await?;
 //! println!("site {} user {}", signed_in.site_id, signed_in.user_id);
-//! let request = http::Request::get(client.api_url("sessions/current")?).body(Vec::new()).unwrap();
+//! let request = http::Request::get(client.api_url("sessions/current")?).body(Vec::new())?;
 //! let response = client.send(request).await?; // authorized; re-signs in once on 401002
 //! assert!(response.status().is_success());
-//! client.sign_out().await?;
-//! # Ok(()) }
+//! assert_eq!(client.sign_out().await?, SignOut::Confirmed);
+//! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## One session shared by many tasks
@@ -130,11 +138,56 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## Secrets
+//! ## Map of the crate
+//!
+//! * [`Client`] / [`ClientBuilder`]: the shared session — [`Client::sign_in`],
+//!   [`Client::current_or_sign_in`] ([`Current`], the lock-free snapshot), [`Client::send`] for
+//!   your own REST calls, [`Client::renew`], [`Client::spawn_renewal`] ([`RenewalTask`]),
+//!   [`Client::switch_site`], [`Client::trusted_ticket`], [`Client::server_info`],
+//!   [`Client::sign_out`]; [`Client::hyper_client`] ([`HyperClient`]) for your own requests
+//!   over the same pool.
+//! * [`SessionEvent`], [`RenewReason`], [`EventCallback`]: what happened to the session, for
+//!   logs and counters (also emitted through `tracing`).
+//! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* async transport;
+//!   [`DriveError`] is its error.
+//! * [`Error`], [`EndReason`]: everything the client can fail with.
+//! * Feature `tower`: [`TableauAuthLayer`], [`TableauAuth`], [`ResponseFuture`],
+//!   [`ResponseBody`], and the `tower` re-export.
+//! * Re-exports: [`proto`] (the core), [`http`], [`hyper`], [`hyper_util`], [`http_body_util`],
+//!   [`bytes`], so that versions always match.
+//!
+//! ## Features
+//!
+//! * `tower` (off by default): the tower layer. Adds API, changes no behaviour.
+//!
+//! ## Errors
+//!
+//! [`Error`] (`#[non_exhaustive]`) is the core's typed error ([`Error::Tableau`], with Tableau's
+//! code and the predicates of [`proto::Error`]), a session the server ended that could not be
+//! replaced ([`Error::SessionEnded`], with [`EndReason`]), a shared sign-in that failed for
+//! every task waiting on it ([`Error::Reauthentication`]), or what the transport adds
+//! (timeouts, TLS, connection failures, configuration). The tower layer boxes its errors, as
+//! tower does: downcast to [`Error`].
+//!
+//! ## Security
 //!
 //! No event, log line or error carries a secret: the core scrubs server text, tokens live in
 //! header values marked sensitive, and `Debug` of every type here redacts them. (The header
 //! value copies of the token are not zeroized when dropped; the core's own copies are.)
+//! Redirects are never followed by the transport (the core decides, and never sends a token or
+//! credentials to another host or over plain http); a request for another server is refused
+//! before the token is added; every body is bounded and every exchange has a timeout.
+//!
+//! ## Examples
+//!
+//! Each runs against an in-process fake Tableau server when no server is given:
+//!
+//! * `tower_service`: many tasks share one session through [`TableauAuthLayer`] around the
+//!   client's hyper client; a session ended by the server costs one re-sign-in for all of them.
+//!   `cargo run -p tableau-auth-hyper --features tower --example tower_service`
+//! * `load`: a load tool, N tasks × M authorized calls on one shared client (needs `--server`).
+//! * In `tableau-auth-ureq`: `pat_script`, `embed_drive` (the core embedded through `drive`)
+//!   and `ticket_server`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -228,3 +281,8 @@ where
         }
     }
 }
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

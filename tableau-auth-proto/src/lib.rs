@@ -12,8 +12,66 @@
 //! bytes a server sends. It makes every protocol decision (URLs, bodies, headers, parsing, version
 //! gates, redirect policy, error classification, expiry) so that adapters only move bytes.
 //!
-//! **The driving loop.** One exchange is in flight at a time. Start it, send each request the
-//! core returns, feed the response back, until the core says `Done`:
+//! Most programs want an adapter that moves the bytes for them: `tableau-auth-ureq` (blocking,
+//! and the `tableau-auth` command-line tool) or `tableau-auth-hyper` (async, one session shared by
+//! many tasks, a tower layer). Use this crate directly to embed Tableau authentication in another
+//! SDK, another runtime or a test double.
+//!
+//! ## Quick start, offline
+//!
+//! The core needs no server: here the "server" is a canned response. Sign in with a PAT, use the
+//! token on one of your own REST calls, and ask the core what a `401002` answer to that call
+//! means.
+//!
+//! ```
+//! use std::time::Instant;
+//! use tableau_auth_proto::secret::ExposeSecret;
+//! use tableau_auth_proto::{
+//!     ApiVersion, Config, Credentials, Event, Session, SignIn, Step, Verdict, http,
+//! };
+//!
+//! let config = Config::builder("https://tableau.example.com")
+//!     .api_version(ApiVersion::new(3, 25)) // or leave it out: the core asks `serverinfo` first
+//!     .build()?;
+//! let mut session = Session::new(config);
+//!
+//! // 1. An intent in, a request out.
+//! let pat = Credentials::personal_access_token("etl", "s3cret-pat-value");
+//! let step = session.start(SignIn::new(pat, "Finance").into(), Instant::now())?;
+//! let Step::Send(request) = step else { panic!("a sign-in sends a request") };
+//! assert_eq!(request.method(), "POST");
+//! assert_eq!(request.uri(), "https://tableau.example.com/api/3.25/auth/signin");
+//! assert!(!format!("{request:?}").contains("s3cret-pat-value"), "secrets stay out of Debug");
+//!
+//! // 2. The response in (whatever transport carried it), an event out.
+//! let body = br#"<tsResponse><credentials token="Qm7s2fVbX0kLr9Tq4nWc8yHa1JdEe5Pu"
+//!     estimatedTimeToExpiration="364:23:59">
+//!     <site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl="Finance"/>
+//!     <user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#;
+//! let step = session.handle_response(http::Response::new(body.to_vec()), Instant::now())?;
+//! let Step::Done(Event::SignedIn(signed_in)) = step else { panic!("signed in") };
+//! assert_eq!(signed_in.site_id.as_str(), "6b7179ba-b82b-4f0f-91ed-812074ac5da6");
+//! assert_eq!(session.token().map(|t| t.expose_secret()), Some("Qm7s2fVbX0kLr9Tq4nWc8yHa1JdEe5Pu"));
+//!
+//! // 3. Your own REST call, authorized (the header is marked sensitive)...
+//! let mut call = http::Request::get(session.site_url("workbooks")?).body(())?;
+//! session.authorize_request(&mut call)?;
+//! assert!(call.headers()["x-tableau-auth"].is_sensitive());
+//!
+//! // 4. ...and what its answer means: the session is gone, sign in again once.
+//! let rejected = http::Response::builder().status(401).body(
+//!     br#"<tsResponse><error code="401002"><summary>Unauthorized Access</summary>
+//!         <detail>Invalid authentication credentials were provided.</detail></error></tsResponse>"#,
+//! )?;
+//! assert!(matches!(session.classify(&rejected), Verdict::Reauthenticate(e) if e.code() == Some("401002")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The driving loop
+//!
+//! One exchange is in flight at a time. Start it, send each request the core returns, feed the
+//! response back, until the core says `Done` (a sign-in may take several requests: a version
+//! probe, a redirect):
 //!
 //! ```no_run
 //! # use std::time::Instant;
@@ -33,10 +91,13 @@
 //! ```
 //!
 //! The same loop runs blocking or async; `tableau-auth-ureq` and `tableau-auth-hyper` are two
-//! such drivers. After signing in, [`Session::authorize`] adds `X-Tableau-Auth` to the caller's
-//! own REST requests, [`Session::classify`] tells what a response to one of them means
-//! (re-authenticate, wait and retry, or give up), and [`Session::poll_timeout`] says when to sign
-//! in again before the session expires.
+//! such drivers, and each exports it as a `drive` function over any transport closure. A
+//! transport must not follow redirects (the core decides), must hand over error responses with
+//! their bodies, and should read at most [`Config::max_body`] + 1 bytes of body. After signing
+//! in, [`Session::authorize`] adds `X-Tableau-Auth` to the caller's own REST requests,
+//! [`Session::classify`] tells what a response to one of them means (re-authenticate, wait and
+//! retry, or give up), and [`Session::poll_timeout`] says when to sign in again before the
+//! session expires.
 //!
 //! **States.**
 //!
@@ -52,11 +113,62 @@
 //! An exchange that ends in `Err` leaves the session as it was before it (Idle, or SignedIn
 //! unchanged). [`Session::abort`] drops an exchange whose transport failed.
 //!
-//! **Secrets** ([`secret`]) never appear in `Debug`, `Display` or errors, and are zeroized when
-//! dropped; server text that echoes one is scrubbed.
+//! ## Map of the crate
 //!
-//! **Features.** `jwt` (default): [`ConnectedApp`] and HS256 minting. `fuzzing`: entry points
-//! for fuzzers ([`fuzzing`]).
+//! | What | Items |
+//! | --- | --- |
+//! | Configuration | [`Config`], [`ConfigBuilder`], [`Format`], [`ApiVersion`], [`ConfigError`] |
+//! | The state machine | [`Session`], [`Step`], [`Expiry`], [`X_TABLEAU_AUTH`] |
+//! | Intents (inputs) | [`Intent`], [`SignIn`], [`Credentials`], [`MintInputs`], [`TicketRequest`], [`SiteContentUrl`] |
+//! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
+//! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
+//! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
+//! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
+//! | Secrets | [`secret`]: [`secret::AuthToken`], [`secret::TicketValue`], [`secret::ExposeSecret`] |
+//! | Fuzzing (feature `fuzzing`) | `fuzzing` |
+//!
+//! ## Features
+//!
+//! * `jwt` (default): [`ConnectedApp`] and HS256 minting of connected-app JWTs (direct trust),
+//!   a fresh one for every sign-in. Without it the crate has no HMAC or base64 dependency;
+//!   ready-made JWTs ([`Credentials::jwt`]) still work.
+//! * `fuzzing`: entry points for fuzzers and corpus replay (`fuzzing` module). Adds API, changes
+//!   no behaviour.
+//!
+//! ## Errors
+//!
+//! Every fallible call returns [`Error`] (`#[non_exhaustive]`), which keeps apart what must not
+//! be confused: the server said no with a Tableau code ([`Error::Api`]); the server sent
+//! something that is not a Tableau response ([`Error::Status`], [`Error::Decode`],
+//! [`Error::TooLarge`]); the core refused to go on ([`Error::Redirect`],
+//! [`Error::HttpsRequired`], [`Error::Unsupported`], [`Error::NotOnTableauCloud`],
+//! [`Error::TicketRefused`]); the configuration or the caller was wrong ([`Error::Config`],
+//! [`Error::Misuse`]). Decide with the predicates [`Error::code`], [`Error::is_reauth_needed`],
+//! [`Error::is_retryable`] and [`Error::retry_after`], never by matching messages. The adapters
+//! wrap this error and add their transport's failures and timeouts.
+//!
+//! ## Security
+//!
+//! * **Secrets** ([`secret`]) never appear in `Debug`, `Display` or errors, and are zeroized when
+//!   dropped; server text that echoes one is scrubbed. The only way to read one is
+//!   [`secret::ExposeSecret::expose_secret`], so every read is visible in review.
+//! * **The token header** set by [`Session::authorize`] is marked sensitive, and
+//!   [`Session::authorize_request`] refuses a request for any other server (scheme, host and
+//!   port) or over plain http when the session is on https.
+//! * **Redirects** are never followed by a transport: the core decides. A sign-in follows only
+//!   https → https to the same host (or an allow-listed one), with a hop limit; credentials and
+//!   tokens never go to another host or over plain http.
+//! * **Bounded input**: every body is checked against [`Config::max_body`]; no input panics.
+//!
+//! ## Examples
+//!
+//! * `examples/mint_jwt.rs` (this crate): mint a connected-app JWT, with the clock and the
+//!   randomness supplied by the program, and show its header and claims —
+//!   `cargo run -p tableau-auth-proto --example mint_jwt`.
+//! * `tableau-auth-ureq/examples/embed_drive.rs`: an SDK embedding this core through `drive`
+//!   over its own transport.
+//! * `tableau-auth-ureq/examples/pat_script.rs`, `ticket_server.rs` and
+//!   `tableau-auth-hyper/examples/tower_service.rs`: the adapters at work.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(
@@ -109,3 +221,8 @@ pub use response::Verdict;
 pub use session::{Expiry, Session, Step, X_TABLEAU_AUTH};
 pub use ticket::TrustedTicket;
 pub use version::{ApiVersion, Feature, InvalidApiVersion};
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -8,17 +8,82 @@
 //! (Tableau's error codes live there), bounds every body, and puts a limit on connecting,
 //! waiting and on each whole exchange.
 //!
-//! ```no_run
-//! use tableau_auth_ureq::Client;
-//! use tableau_auth_ureq::proto::{Credentials, SignIn};
+//! ## Quick start
 //!
-//! let mut client = Client::builder("https://tableau.example.com").build()?;
-//! let secret = std::env::var("TABLEAU_PAT_SECRET").unwrap_or_default();
-//! let signed_in = client.sign_in(SignIn::new(Credentials::personal_access_token("etl", secret), "Finance"))?;
-//! println!("site {} user {}", signed_in.site_id, signed_in.user_id);
-//! client.sign_out()?;
-//! # Ok::<(), tableau_auth_ureq::Error>(())
+//! Sign in with a personal access token, make an authorized REST call, sign out. (This runs
+//! against the fake Tableau server of the workspace's tests; with a real server, `server` is
+//! `https://tableau.example.com` and no `ca_pem` is needed for a publicly trusted certificate.)
+//!
 //! ```
+//! use tableau_auth_ureq::proto::{Credentials, SignIn, SignOut};
+//! use tableau_auth_ureq::{Client, http};
+//! # use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, sample};
+//! # let fake = FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::default())?;
+//! # let (server, ca_pem) = (fake.base_url(), fake.ca_pem().unwrap_or_default());
+//! # let (pat_name, pat_secret) = (sample::USER_PAT_NAME, sample::USER_PAT_SECRET.to_owned());
+//! // let pat_secret = std::env::var("TABLEAU_PAT_SECRET")?; // secrets from the environment
+//!
+//! let mut client = Client::builder(server).ca_pem(ca_pem).build()?;
+//! let pat = Credentials::personal_access_token(pat_name, pat_secret);
+//! // The guard signs out when dropped, on every path out of this block.
+//! let mut session = client.sign_in_guard(SignIn::new(pat, ""))?;
+//! let url = session.session().api_url("sessions/current")?;
+//! let request = http::Request::get(url).header("accept", "application/json").body(Vec::new())?;
+//! let response = session.send(request)?; // authorized; re-signs in once on 401002
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(session.sign_out()?, SignOut::Confirmed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Map of the crate
+//!
+//! * [`Client`] / [`ClientBuilder`]: one session over a ureq agent — [`Client::sign_in`],
+//!   [`Client::sign_in_guard`] ([`SignOutGuard`]), [`Client::send`] for your own REST calls
+//!   (authorized, one re-sign-in on `401002`, 429/503 waited out within a cap),
+//!   [`Client::switch_site`], [`Client::trusted_ticket`], [`Client::server_info`],
+//!   [`Client::sign_out`]; [`Client::session`] reads the core's [`proto::Session`] (URLs,
+//!   token, expiry).
+//! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* blocking transport (a
+//!   closure); [`DriveError`] is its error.
+//! * [`Error`]: everything the client can fail with.
+//! * Re-exports: [`proto`] (the core), [`http`], [`ureq`], so that versions always match.
+//! * The `tableau-auth` binary (`src/bin/tableau-auth.rs`): server info, sign-in (handing the
+//!   token over, or signing out again), whoami, switch site, sign-out and trusted tickets from
+//!   a shell, secrets from the environment only; see `tableau-auth --help`.
+//!
+//! This crate has no cargo features; the core's `jwt` feature (connected apps) is on.
+//!
+//! ## Errors
+//!
+//! [`Error`] (`#[non_exhaustive]`) is the core's typed error ([`Error::Tableau`], with Tableau's
+//! code and the predicates of [`proto::Error`]) or what the transport adds: [`Error::Timeout`]
+//! (which limit ran out), [`Error::Tls`], [`Error::Transport`] and [`Error::Config`]. Use
+//! [`Error::code`], [`Error::as_tableau`] and [`Error::is_timeout`] rather than messages. After
+//! an error the session is as it was before the call (signed in or not).
+//!
+//! ## Security
+//!
+//! * Redirects are never followed by ureq (`max_redirects(0)`); the core decides, and never
+//!   sends credentials or a token to another host or over plain http.
+//! * Error responses are read (`http_status_as_error(false)`) but every body is bounded
+//!   ([`ClientBuilder::max_body`]), and every exchange has time limits.
+//! * Secrets (passwords, PAT secrets, JWTs, tokens, tickets) are redacted in `Debug`, `Display`
+//!   and errors, and zeroized when the core drops them. The CLI reads secrets only from
+//!   environment variables.
+//! * [`ClientBuilder::ca_pem`] *replaces* the built-in roots (ureq cannot combine them);
+//!   [`ClientBuilder::danger_accept_invalid_certs`] is for throwaway test servers only.
+//!
+//! ## Examples
+//!
+//! Each runs against an in-process fake Tableau server when no server is given:
+//!
+//! * `pat_script`: a blocking script — PAT from the environment, list workbooks, sign out
+//!   through the guard. `cargo run -p tableau-auth-ureq --example pat_script`
+//! * `embed_drive`: another SDK embedding the core through [`drive`] over its own transport,
+//!   with connected-app JWTs minted per sign-in. `cargo run -p tableau-auth-ureq --example
+//!   embed_drive`
+//! * `ticket_server`: a small web server that embeds a view for each user with trusted
+//!   tickets. `cargo run -p tableau-auth-ureq --example ticket_server`
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -83,3 +148,8 @@ pub fn drive<E>(
         }
     }
 }
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
