@@ -97,7 +97,7 @@ pub(crate) async fn run(args: LoadArgs) -> Result<LoadReport, Error> {
     let counter = sign_ins.clone();
     let credentials = Credentials::personal_access_token(args.pat_name, args.pat_secret);
     let mut builder = Client::builder(args.server)
-        .sign_in(SignIn::new(credentials, args.site.as_str()))
+        .sign_in(SignIn::new(credentials, &args.site))
         .on_event(move |event| {
             if matches!(
                 event,

@@ -131,7 +131,7 @@ pub(crate) fn parse_args(
 pub(crate) fn client(settings: &Settings) -> Result<(Client, Arc<AtomicU64>), BoxError> {
     let sign_ins = Arc::new(AtomicU64::new(0));
     let counter = sign_ins.clone();
-    let sign_in = SignIn::new(settings.credentials.clone(), settings.site.as_str());
+    let sign_in = SignIn::new(settings.credentials.clone(), &settings.site);
     let mut builder = Client::builder(settings.server.as_str())
         .sign_in(sign_in)
         .max_body(MAX_BODY)

@@ -73,6 +73,18 @@ impl From<&str> for SiteContentUrl {
     }
 }
 
+impl From<String> for SiteContentUrl {
+    fn from(value: String) -> Self {
+        Self(Arc::from(value))
+    }
+}
+
+impl From<&String> for SiteContentUrl {
+    fn from(value: &String) -> Self {
+        Self::from(value.as_str())
+    }
+}
+
 macro_rules! luid_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -398,6 +410,16 @@ mod tests {
         ] {
             assert!(UserId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_site_comes_from_any_string_kind() {
+        let from_settings = String::from("Finance");
+        let site = SignIn::new(Credentials::password("u", "p"), &from_settings);
+        assert_eq!(site.site.as_str(), "Finance");
+        let site = SignIn::new(Credentials::password("u", "p"), from_settings);
+        assert_eq!(site.site.as_str(), "Finance");
+        assert!(SiteContentUrl::from(String::new()).is_default());
     }
 
     #[test]

@@ -344,7 +344,7 @@ pub(crate) fn parse_args(
 pub(crate) fn run(settings: Settings) -> Result<Report, SdkError> {
     let mut sdk = Sdk::new(&settings.server, settings.ca_pem.as_deref())?;
     let info = sdk.server_info()?;
-    let signed_in = sdk.sign_in(SignIn::new(settings.credentials, settings.site.as_str()))?;
+    let signed_in = sdk.sign_in(SignIn::new(settings.credentials, &settings.site))?;
     let first_limit = sdk.session().poll_timeout().map(|(_, why)| why.as_str());
     let result = calls(&mut sdk);
     // Sign out whatever happened, then report the first error.

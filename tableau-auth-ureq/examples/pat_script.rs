@@ -110,8 +110,7 @@ pub(crate) fn run(settings: Settings) -> Result<Report, Box<dyn Error>> {
     }
     let mut client = builder.build()?;
     // From here on, returning (with `?` or not) signs out.
-    let mut session =
-        client.sign_in_guard(SignIn::new(settings.credentials, settings.site.as_str()))?;
+    let mut session = client.sign_in_guard(SignIn::new(settings.credentials, &settings.site))?;
     let signed_in = session
         .session()
         .signed_in()

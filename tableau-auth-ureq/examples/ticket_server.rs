@@ -200,7 +200,7 @@ fn dashboard(
             body: "<!doctype html><p>Sign in first (no X-Forwarded-User).</p>".to_owned(),
         };
     };
-    let mut request = TicketRequest::new(user).target_site(settings.site.as_str());
+    let mut request = TicketRequest::new(user).target_site(&settings.site);
     let browser_ip = forwarded_for
         .as_deref()
         .and_then(|list| list.split(',').next())
