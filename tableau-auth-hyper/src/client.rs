@@ -237,9 +237,7 @@ impl ClientBuilder {
             self.pool_max_idle_per_host,
         )?;
         let settings = Settings {
-            idle_limit: self.idle_limit,
             expiry_margin: self.expiry_margin,
-            lifetime_limit: self.lifetime_limit,
             max_retries: self.max_retries,
             max_retry_wait: self.max_retry_wait,
             reauthenticate: self.reauthenticate,

@@ -45,8 +45,8 @@ use tableau_auth_proto::http::header::{HeaderMap, RETRY_AFTER};
 use tableau_auth_proto::http::{Request, Response, StatusCode, Uri};
 use tableau_auth_proto::secret::ExposeSecret;
 use tableau_auth_proto::{
-    ApiVersion, Event, Expiry, Intent, RetryAfter, Session, SignIn, SignOut, SignedIn, SiteId,
-    Step, Verdict, X_TABLEAU_AUTH,
+    ApiVersion, Event, Expiry, Intent, Origin, RenewalSchedule, RetryAfter, Session, SignIn,
+    SignOut, SignedIn, SiteId, Step, Verdict, X_TABLEAU_AUTH,
 };
 use tokio::sync::{Mutex as AsyncMutex, Notify};
 
@@ -63,9 +63,8 @@ const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Settings of the shared session (from the builder).
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) idle_limit: Duration,
+    /// The core's expiry margin (the core's config has it too), for the renewal backoff.
     pub(crate) expiry_margin: Duration,
-    pub(crate) lifetime_limit: Option<Duration>,
     pub(crate) max_retries: u32,
     pub(crate) max_retry_wait: Duration,
     pub(crate) reauthenticate: bool,
@@ -85,15 +84,11 @@ pub struct Current {
     token: HeaderValue,
     generation: u64,
     info: SignedIn,
-    scheme: String,
-    authority: String,
+    origin: Origin,
     base_url: String,
     api_base: String,
     site_base: String,
-    signed_in_at: Instant,
-    idle_limit: Duration,
-    expiry_margin: Duration,
-    lifetime_at: Option<Instant>,
+    schedule: RenewalSchedule,
 }
 
 impl fmt::Debug for Current {
@@ -108,40 +103,26 @@ impl fmt::Debug for Current {
 }
 
 impl Current {
-    fn from_session(
-        session: &Session,
-        generation: u64,
-        signed_in_at: Instant,
-        settings: &Settings,
-    ) -> Result<Self, Error> {
-        let (Some(token), Some(info)) = (session.token(), session.signed_in()) else {
+    fn from_session(session: &Session, generation: u64) -> Result<Self, Error> {
+        let (Some(token), Some(info), Some(schedule)) = (
+            session.token(),
+            session.signed_in(),
+            session.renewal_schedule(),
+        ) else {
             return Err(Error::not_signed_in());
         };
         let mut token = HeaderValue::from_str(token.expose_secret())
             .map_err(|_| Error::Tableau(tableau_auth_proto::Misuse::NotSignedIn.into()))?;
         token.set_sensitive(true);
-        let base_url = session.base_url();
-        let base: Uri = base_url
-            .parse()
-            .map_err(|_| Error::Config("the base URL does not parse".to_owned()))?;
         Ok(Self {
             token,
             generation,
             info: info.clone(),
-            scheme: base.scheme_str().unwrap_or("https").to_owned(),
-            authority: base
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default(),
+            origin: session.origin(),
             api_base: session.api_url("")?.to_string(),
             site_base: session.site_url("")?.to_string(),
-            base_url,
-            signed_in_at,
-            idle_limit: settings.idle_limit,
-            expiry_margin: settings.expiry_margin,
-            lifetime_at: settings
-                .lifetime_limit
-                .and_then(|l| signed_in_at.checked_add(l)),
+            base_url: session.base_url(),
+            schedule,
         })
     }
 
@@ -172,7 +153,7 @@ impl Current {
 
     /// When the sign-in's response arrived.
     pub fn signed_in_at(&self) -> Instant {
-        self.signed_in_at
+        self.schedule.signed_in_at()
     }
 
     /// The session token as a header value (marked sensitive, so `Debug` hides it). Prefer
@@ -191,13 +172,10 @@ impl Current {
         join(&self.site_base, path)
     }
 
-    /// Whether `uri` goes to this session's server: same scheme, host and port (the check of
-    /// [`Session::authorize_request`]).
+    /// Whether `uri` goes to this session's server: same scheme, host and port (the core's
+    /// [`tableau_auth_proto::Origin::matches`], the check of [`Session::authorize_request`]).
     pub fn is_same_server(&self, uri: &Uri) -> bool {
-        uri.scheme_str() == Some(self.scheme.as_str())
-            && uri
-                .authority()
-                .is_some_and(|a| a.as_str().eq_ignore_ascii_case(&self.authority))
+        self.origin.matches(uri)
     }
 
     /// Adds `X-Tableau-Auth` (sensitive) to a request for this session's server; a request for
@@ -216,27 +194,14 @@ impl Current {
         Ok(())
     }
 
-    /// When to sign in again given the last use, and why: the same computation as the core's
-    /// [`Session::poll_timeout`] (idle limit from the last use or the sign-in, lifetime limit,
-    /// credentials expiry; the earliest, minus the expiry margin), done on the snapshot so that
-    /// no lock is needed.
+    /// When to sign in again given the last use, and why: the core's
+    /// [`tableau_auth_proto::RenewalSchedule::renew_at`] (the computation of
+    /// [`Session::poll_timeout`]) on the snapshot, so that no lock is needed. When every deadline
+    /// overflows `Instant`, the sign-in time: a deadline not after the sign-in is never acted on.
     pub fn renew_at(&self, last_used: Instant) -> (Instant, Expiry) {
-        let margin = self.expiry_margin;
-        let before = |deadline: Instant| deadline.checked_sub(margin).unwrap_or(deadline);
-        let idle = last_used
-            .max(self.signed_in_at)
-            .checked_add(self.idle_limit);
-        [
-            (idle, Expiry::IdleLimit),
-            (self.lifetime_at, Expiry::LifetimeLimit),
-            (self.info.credentials_expire_at, Expiry::Credentials),
-        ]
-        .into_iter()
-        .filter_map(|(at, why)| at.map(|at| (before(at), why)))
-        .min_by_key(|(at, _)| *at)
-        // Every deadline overflowed `Instant`: nothing to renew for (a deadline not after the
-        // sign-in is never acted on).
-        .unwrap_or((self.signed_in_at, Expiry::IdleLimit))
+        self.schedule
+            .renew_at(last_used)
+            .unwrap_or((self.schedule.signed_in_at(), Expiry::IdleLimit))
     }
 
     fn token_text(&self) -> &str {
@@ -569,7 +534,7 @@ impl Shared {
         if self.settings.renew_before_expiry {
             let (at, _) = current.renew_at(self.last_used());
             if now >= at
-                && at > current.signed_in_at
+                && at > current.signed_in_at()
                 && self.nanos(now) >= self.proactive_not_before.load(Ordering::Relaxed)
             {
                 return None;
@@ -602,7 +567,7 @@ impl Shared {
         let (at, why) = current.renew_at(self.last_used());
         // A session already due when it was signed in (credentials about to expire) would be
         // due again after a new sign-in: no proactive renewal for it.
-        let due = now >= at && at > current.signed_in_at;
+        let due = now >= at && at > current.signed_in_at();
         if !due || self.nanos(now) < self.proactive_not_before.load(Ordering::Relaxed) {
             return Ok(current);
         }
@@ -666,9 +631,9 @@ impl Shared {
         let attempt = self.attempts.fetch_add(1, Ordering::AcqRel) + 1;
         let result = async {
             let intent = Intent::SignIn(fresh(&sign_in)?);
-            let (event, at) = self.exchange_locked(&mut gate, intent).await?;
+            let event = self.exchange_locked(&mut gate, intent).await?;
             match event {
-                Event::SignedIn(_) => self.publish(&mut gate, at),
+                Event::SignedIn(_) => self.publish(&mut gate),
                 other => Err(unexpected(&other)),
             }
         }
@@ -698,27 +663,21 @@ impl Shared {
     // ----- exchanges (under the gate) ------------------------------------------------------
 
     /// Runs one exchange of the core to its end. The `Gate` borrow proves the caller holds the
-    /// single-flight lock. Returns the event and the instant its last response arrived.
-    async fn exchange_locked(
-        &self,
-        _gate: &mut Gate,
-        intent: Intent,
-    ) -> Result<(Event, Instant), Error> {
+    /// single-flight lock.
+    async fn exchange_locked(&self, _gate: &mut Gate, intent: Intent) -> Result<Event, Error> {
         let _abort = AbortOnDrop(&self.session);
         let mut step = {
             let mut session = lock(&self.session);
             session.touch(self.last_used());
             session.start(intent, Instant::now())?
         };
-        let mut last = Instant::now();
         loop {
             match step {
                 Step::Send(request) => {
                     self.wait_throttle().await;
                     // A transport error returns here; the guard aborts the exchange.
                     let response = self.transport.send(request).await?;
-                    last = Instant::now();
-                    let handled = lock(&self.session).handle_response(response, last);
+                    let handled = lock(&self.session).handle_response(response, Instant::now());
                     step = match handled {
                         Ok(step) => step,
                         Err(e) => {
@@ -728,17 +687,17 @@ impl Shared {
                         }
                     };
                 }
-                Step::Done(event) => return Ok((event, last)),
+                Step::Done(event) => return Ok(event),
             }
         }
     }
 
     /// Publishes the core's new session as generation + 1.
-    fn publish(&self, gate: &mut Gate, signed_in_at: Instant) -> Result<Arc<Current>, Error> {
+    fn publish(&self, gate: &mut Gate) -> Result<Arc<Current>, Error> {
         let generation = gate.generation + 1;
         let current = {
             let session = lock(&self.session);
-            Current::from_session(&session, generation, signed_in_at, &self.settings)?
+            Current::from_session(&session, generation)?
         };
         gate.generation = generation;
         let current = Arc::new(current);
@@ -759,9 +718,7 @@ impl Shared {
     /// foreign token).
     pub(crate) async fn run(&self, intent: Intent) -> Result<Event, Error> {
         let mut gate = self.gate.lock().await;
-        self.exchange_locked(&mut gate, intent)
-            .await
-            .map(|(event, _)| event)
+        self.exchange_locked(&mut gate, intent).await
     }
 
     /// Signs in (signing out a session held before) and stores the credentials for renewals.
@@ -772,14 +729,14 @@ impl Shared {
             let _ = self.sign_out_locked(&mut gate).await;
         }
         let intent = Intent::SignIn(fresh(&sign_in)?);
-        let (event, at) = self.exchange_locked(&mut gate, intent).await?;
+        let event = self.exchange_locked(&mut gate, intent).await?;
         let Event::SignedIn(info) = event else {
             return Err(unexpected(&event));
         };
         gate.sign_in = Some(sign_in);
         gate.last_failure = None;
         self.has_credentials.store(true, Ordering::Release);
-        let current = self.publish(&mut gate, at)?;
+        let current = self.publish(&mut gate)?;
         self.emit(&SessionEvent::SignedIn {
             generation: current.generation,
         });
@@ -804,7 +761,7 @@ impl Shared {
 
     async fn sign_out_locked(&self, gate: &mut Gate) -> Result<SignOut, Error> {
         let generation = gate.generation;
-        let (event, _) = self.exchange_locked(gate, Intent::SignOut).await?;
+        let event = self.exchange_locked(gate, Intent::SignOut).await?;
         let Event::SignedOut(outcome) = event else {
             return Err(unexpected(&event));
         };
@@ -825,14 +782,14 @@ impl Shared {
         site: tableau_auth_proto::SiteContentUrl,
     ) -> Result<Option<SignedIn>, Error> {
         let mut gate = self.gate.lock().await;
-        let (event, at) = self
+        let event = self
             .exchange_locked(&mut gate, Intent::SwitchSite(site.clone()))
             .await?;
         match event {
             Event::SiteSwitched(info) => {
                 // A later re-sign-in must land on the new site.
                 gate.sign_in = gate.sign_in.take().map(|s| s.with_site(site));
-                let current = self.publish(&mut gate, at)?;
+                let current = self.publish(&mut gate)?;
                 self.emit(&SessionEvent::SignedIn {
                     generation: current.generation,
                 });
@@ -853,25 +810,13 @@ mod tests {
 <tsResponse xmlns="http://tableau.com/api"><credentials token="TOKEN-abcdef-123456" estimatedTimeToExpiration="361:12:00">
 <site id="a946d998-2ead-4894-bb50-1054a91dcab3" contentUrl=""/><user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#;
 
-    fn settings(lifetime: Option<Duration>) -> Settings {
-        Settings {
-            idle_limit: Duration::from_secs(600),
-            expiry_margin: Duration::from_secs(30),
-            lifetime_limit: lifetime,
-            max_retries: 3,
-            max_retry_wait: Duration::from_secs(60),
-            reauthenticate: true,
-            renew_before_expiry: true,
-        }
-    }
-
-    /// A core session signed in at `at` (fed a canned response), with the same limits.
-    fn signed_in(settings: &Settings, at: Instant) -> Session {
+    /// A core session signed in at `at` (fed a canned response), with these limits.
+    fn signed_in(lifetime: Option<Duration>, at: Instant) -> Session {
         let mut config = Config::builder("https://tableau.example.com:8443")
             .api_version("3.25".parse().unwrap())
-            .idle_limit(settings.idle_limit)
-            .expiry_margin(settings.expiry_margin);
-        if let Some(l) = settings.lifetime_limit {
+            .idle_limit(Duration::from_secs(600))
+            .expiry_margin(Duration::from_secs(30));
+        if let Some(l) = lifetime {
             config = config.lifetime_limit(l);
         }
         let mut session = Session::new(config.build().unwrap());
@@ -895,10 +840,9 @@ mod tests {
             Some(Duration::from_secs(300)),
             Some(Duration::from_secs(3_000)),
         ] {
-            let settings = settings(lifetime);
             let t0 = Instant::now();
-            let mut session = signed_in(&settings, t0);
-            let current = Current::from_session(&session, 1, t0, &settings).unwrap();
+            let mut session = signed_in(lifetime, t0);
+            let current = Current::from_session(&session, 1).unwrap();
             for used in [0u64, 10, 200, 1_000, 5_000] {
                 let last_used = t0 + Duration::from_secs(used);
                 session.touch(last_used);
@@ -913,10 +857,8 @@ mod tests {
 
     #[test]
     fn the_snapshot_url_check_is_the_cores() {
-        let settings = settings(None);
-        let t0 = Instant::now();
-        let session = signed_in(&settings, t0);
-        let current = Current::from_session(&session, 1, t0, &settings).unwrap();
+        let session = signed_in(None, Instant::now());
+        let current = Current::from_session(&session, 1).unwrap();
         for url in [
             "https://tableau.example.com:8443/api/3.25/sessions/current",
             "https://TABLEAU.example.com:8443/x",
@@ -994,7 +936,13 @@ mod tests {
     }
 
     fn test_shared() -> Shared {
-        let settings = settings(None);
+        let settings = Settings {
+            expiry_margin: Duration::from_secs(30),
+            max_retries: 3,
+            max_retry_wait: Duration::from_secs(60),
+            reauthenticate: true,
+            renew_before_expiry: true,
+        };
         let limits = crate::error::Limits {
             connect: Duration::from_secs(1),
             read: Duration::from_secs(1),

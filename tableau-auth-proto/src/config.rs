@@ -2,6 +2,7 @@
 //! format and API version to use, and the limits it keeps.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -59,6 +60,52 @@ pub enum ConfigError {
     Limit(&'static str),
 }
 
+/// The one server a session's token may be sent to: a scheme and an authority (host and port as
+/// the base URL spells them). Cheap to clone; from [`crate::Session::origin`].
+///
+/// ```
+/// use tableau_auth_proto::{Config, Session, http::Uri};
+///
+/// let session = Session::new(Config::builder("https://tableau.example.com").build()?);
+/// let origin = session.origin();
+/// assert!(origin.matches(&"https://TABLEAU.example.com/api/3.25/sites".parse::<Uri>()?));
+/// assert!(!origin.matches(&"http://tableau.example.com/api".parse::<Uri>()?), "plain http");
+/// assert!(!origin.matches(&"https://tableau.example.com:8443/api".parse::<Uri>()?), "another port");
+/// assert!(!origin.matches(&"https://evil.example/api".parse::<Uri>()?), "another host");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    https: bool,
+    authority: Arc<str>,
+}
+
+impl Origin {
+    /// Whether `uri` goes to this server: the same scheme and the same authority (host and
+    /// port spelled the same way, letter case aside). Anything else — another host, another
+    /// port, plain http, a relative URI — is not this server, and gets no token.
+    pub fn matches(&self, uri: &Uri) -> bool {
+        same_origin(self.https, &self.authority, uri)
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
+
+    /// The host and port, as the base URL spells them.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+}
+
+fn same_origin(https: bool, authority: &str, uri: &Uri) -> bool {
+    uri.scheme_str() == Some(if https { "https" } else { "http" })
+        && uri
+            .authority()
+            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(authority))
+}
+
 /// The validated base URL of a Tableau server: scheme, authority and an optional path prefix.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct BaseUrl {
@@ -112,6 +159,18 @@ impl BaseUrl {
 
     pub(crate) fn is_https(&self) -> bool {
         self.https
+    }
+
+    /// Whether `uri` goes to this server (see [`Origin::matches`]).
+    pub(crate) fn serves(&self, uri: &Uri) -> bool {
+        same_origin(self.https, &self.authority, uri)
+    }
+
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            https: self.https,
+            authority: Arc::from(self.authority.as_str()),
+        }
     }
 
     pub(crate) fn scheme(&self) -> &'static str {

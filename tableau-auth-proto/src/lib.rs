@@ -118,7 +118,7 @@
 //! | What | Items |
 //! | --- | --- |
 //! | Configuration | [`Config`], [`ConfigBuilder`], [`Format`], [`ApiVersion`], [`ConfigError`] |
-//! | The state machine | [`Session`], [`Step`], [`Expiry`], [`X_TABLEAU_AUTH`] |
+//! | The state machine | [`Session`], [`Step`], [`Expiry`], [`RenewalSchedule`], [`Origin`], [`X_TABLEAU_AUTH`] |
 //! | Intents (inputs) | [`Intent`], [`SignIn`], [`Credentials`], [`MintInputs`], [`TicketRequest`], [`SiteContentUrl`] |
 //! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
 //! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
@@ -194,6 +194,7 @@ pub use http;
 mod config;
 mod error;
 mod event;
+mod expiry;
 mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
@@ -208,9 +209,10 @@ mod wire;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 
-pub use config::{Config, ConfigBuilder, ConfigError, Format};
+pub use config::{Config, ConfigBuilder, ConfigError, Format, Origin};
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
 pub use event::{Event, ServerInfo, SignOut, SignedIn};
+pub use expiry::{Expiry, RenewalSchedule};
 pub use intent::{
     Credentials, Intent, InvalidLuid, MintInputs, SignIn, SiteContentUrl, SiteId, TicketRequest,
     UserId,
@@ -218,7 +220,7 @@ pub use intent::{
 #[cfg(feature = "jwt")]
 pub use jwt::{ConnectedApp, MAX_LIFETIME as MAX_JWT_LIFETIME};
 pub use response::Verdict;
-pub use session::{Expiry, Session, Step, X_TABLEAU_AUTH};
+pub use session::{Session, Step, X_TABLEAU_AUTH};
 pub use ticket::TrustedTicket;
 pub use version::{ApiVersion, Feature, InvalidApiVersion};
 

@@ -8,9 +8,10 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use crate::config::{BaseUrl, Config, Format};
+use crate::config::{BaseUrl, Config, Format, Origin};
 use crate::error::{Error, Misuse};
 use crate::event::{Event, ServerInfo, SignOut, SignedIn};
+use crate::expiry::{Expiry, RenewalSchedule};
 use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
 use crate::redirect;
 use crate::response::Verdict;
@@ -44,29 +45,6 @@ impl fmt::Debug for Step {
                 r.body().len()
             ),
             Self::Done(e) => f.debug_tuple("Done").field(e).finish(),
-        }
-    }
-}
-
-/// Why [`Session::poll_timeout`] asks for a new sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Expiry {
-    /// The session is about to pass the server's idle limit.
-    IdleLimit,
-    /// The session is about to pass the server's absolute lifetime limit.
-    LifetimeLimit,
-    /// The credentials (a PAT) are about to expire, per `estimatedTimeToExpiration`.
-    Credentials,
-}
-
-impl Expiry {
-    /// A short description, for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IdleLimit => "session idle limit",
-            Self::LifetimeLimit => "session lifetime limit",
-            Self::Credentials => "credentials expiry",
         }
     }
 }
@@ -173,6 +151,12 @@ impl Session {
     /// The base URL in use: the configured one, or where a followed redirect moved it.
     pub fn base_url(&self) -> String {
         self.base.to_string()
+    }
+
+    /// The server the session's token may be sent to (the base URL in use): the check that
+    /// [`Session::authorize_request`] makes, as a value an adapter can keep.
+    pub fn origin(&self) -> Origin {
+        self.base.origin()
     }
 
     /// The API version in use (fixed, negotiated, or `None` before the first exchange).
@@ -431,12 +415,7 @@ impl Session {
     /// session's server: same scheme, host and port as the base URL in use. A token never goes
     /// to another host, or over plain http when the session is on https.
     pub fn authorize_request<B>(&self, request: &mut Request<B>) -> Result<(), Error> {
-        let uri = request.uri();
-        let same_server = uri.scheme_str() == Some(self.base.scheme())
-            && uri
-                .authority()
-                .is_some_and(|a| a.as_str().eq_ignore_ascii_case(self.base.authority()));
-        if !same_server {
+        if !self.base.serves(request.uri()) {
             return Err(Misuse::ForeignUrl.into());
         }
         self.authorize(request.headers_mut())
@@ -454,22 +433,23 @@ impl Session {
     /// The idle limit counts from the last [`Session::touch`] (or the sign-in).
     pub fn poll_timeout(&self) -> Option<(Instant, Expiry)> {
         let active = self.active.as_ref()?;
-        let margin = self.config.expiry_margin;
-        let before = |deadline: Instant| deadline.checked_sub(margin).unwrap_or(deadline);
-        // A limit too long for `Instant` to represent is no deadline at all.
-        let idle = active.last_used.checked_add(self.config.idle_limit);
-        let lifetime = self
-            .config
-            .lifetime_limit
-            .and_then(|limit| active.signed_in_at.checked_add(limit));
-        [
-            (idle, Expiry::IdleLimit),
-            (lifetime, Expiry::LifetimeLimit),
-            (active.info.credentials_expire_at, Expiry::Credentials),
-        ]
-        .into_iter()
-        .filter_map(|(at, why)| at.map(|at| (before(at), why)))
-        .min_by_key(|(at, _)| *at)
+        self.renewal_schedule()?.renew_at(active.last_used)
+    }
+
+    /// The signed-in session's deadlines as plain values, for an adapter that keeps its own
+    /// record of the last use (see [`RenewalSchedule`]); `None` when not signed in.
+    pub fn renewal_schedule(&self) -> Option<RenewalSchedule> {
+        let active = self.active.as_ref()?;
+        Some(RenewalSchedule {
+            signed_in_at: active.signed_in_at,
+            idle_limit: self.config.idle_limit,
+            lifetime_at: self
+                .config
+                .lifetime_limit
+                .and_then(|limit| active.signed_in_at.checked_add(limit)),
+            credentials_expire_at: active.info.credentials_expire_at,
+            margin: self.config.expiry_margin,
+        })
     }
 
     /// Whether [`Session::poll_timeout`] has passed at `now` (or there is no session).
