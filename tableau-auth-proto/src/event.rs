@@ -22,6 +22,8 @@ pub enum Event {
     SiteUnchanged,
     /// A trusted ticket was issued.
     TicketIssued(TrustedTicket),
+    /// Who and where the session is, from `GET sessions/current`.
+    CurrentSession(CurrentSession),
 }
 
 /// A new session.
@@ -69,4 +71,41 @@ pub struct ServerInfo {
     pub platform: Option<String>,
     /// Whether this came from the legacy pre-2.4 probe (the version is then TSC's mapping).
     pub legacy: bool,
+}
+
+/// Who and where the session is: the answer to `GET sessions/current`
+/// ([`crate::Intent::CurrentSession`]). Unlike [`SignedIn`], it has the user's and the site's
+/// *names*; it also proves that the token is alive.
+///
+/// The optional fields are the user attributes Tableau documents as optional; they are passed
+/// on as the server sent them (`last_login` is an ISO 8601 text such as `2025-05-02T08:14:55Z`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CurrentSession {
+    /// The site's LUID.
+    pub site_id: SiteId,
+    /// The site's display name (`Finance Team`).
+    pub site_name: String,
+    /// The site's contentUrl (`""` for the Default site).
+    pub site_content_url: SiteContentUrl,
+    /// The user's LUID (the impersonated user's, when impersonating).
+    pub user_id: UserId,
+    /// The user's name (`jsmith@example.com`).
+    pub user_name: String,
+    /// The user's site role (`Creator`, `Explorer`, `SiteAdministratorCreator`, …).
+    pub site_role: Option<String>,
+    /// The user's full (display) name.
+    pub full_name: Option<String>,
+    /// The user's email address.
+    pub email: Option<String>,
+    /// When the user last signed in, as the server wrote it.
+    pub last_login: Option<String>,
+    /// The user's authentication setting (`ServerDefault`, `SAML`, `OpenID`, …).
+    pub auth_setting: Option<String>,
+    /// The user's identifier in the external identity provider.
+    pub external_auth_user_id: Option<String>,
+    /// The user's locale (`en_US`).
+    pub locale: Option<String>,
+    /// The user's language (`en`).
+    pub language: Option<String>,
 }

@@ -51,6 +51,7 @@ pub fn parse_response(status: u16, body: &[u8]) {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let _ = crate::wire::parse(body);
     let _ = crate::wire::parse_credentials(body);
+    let _ = crate::wire::parse_session(body);
     let _ = crate::response::error_from_response(
         status,
         &http::HeaderMap::new(),
@@ -106,7 +107,7 @@ const STATUSES: [u16; 16] = [
 ];
 
 /// Bodies of every shape the core reads; the fuzzer's own bytes are used as well.
-const BODIES: [&str; 12] = [
+const BODIES: [&str; 14] = [
     r#"<tsResponse xmlns="http://tableau.com/api"><credentials token="t0k3n" estimatedTimeToExpiration="1:02:03"><site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl="Finance"/><user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#,
     r#"{"credentials":{"site":{"id":"s","contentUrl":""},"user":{"id":"u"},"token":"t0k3n"}}"#,
     r#"<tsResponse><error code="401002"><summary>Unauthorized Access</summary><detail>d</detail></error></tsResponse>"#,
@@ -116,6 +117,8 @@ const BODIES: [&str; 12] = [
     r#"<tsResponse><serverInfo><productVersion build="b">2025.1.3</productVersion><restApiVersion>3.25</restApiVersion></serverInfo></tsResponse>"#,
     r#"{"serverInfo":{"productVersion":{"value":"2025.1.3","build":"b"},"restApiVersion":"3.25"}}"#,
     r#"<authinfo><version version="0.31"><product_version>9.3</product_version></version></authinfo>"#,
+    r#"<tsResponse xmlns="http://tableau.com/api"><session><site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" name="Finance Team" contentUrl="Finance"/><user id="1a96d216-e9b8-497b-a82a-0b899a965e01" name="jsmith@example.com" siteRole="Creator"/></session></tsResponse>"#,
+    r#"{"session":{"site":{"id":"s","name":"Default","contentUrl":""},"user":{"id":"u","name":"admin","siteRole":"ServerAdministrator"}}}"#,
     "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
     "Zk3vQ9aLTyW1sBc8R2dXhA==:pL7tN2wQ9eR4yU6iO8aS1dF3",
     "-1",
@@ -211,8 +214,9 @@ pub fn drive_session(t0: Instant, data: &[u8]) {
                 let _ = session.start(Intent::SwitchSite(SiteContentUrl::new("Marketing")), now);
             }
             3 => {
-                let intent = match input.byte().unwrap_or(0) % 2 {
+                let intent = match input.byte().unwrap_or(0) % 3 {
                     0 => Intent::ServerInfo,
+                    1 => Intent::CurrentSession,
                     _ => Intent::TrustedTicket(TicketRequest::new("jsmith").target_site("Sales")),
                 };
                 let _ = session.start(intent, now);

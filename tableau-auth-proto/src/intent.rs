@@ -28,6 +28,11 @@ pub enum Intent {
     SwitchSite(SiteContentUrl),
     /// Ask Tableau Server for a trusted-authentication ticket.
     TrustedTicket(TicketRequest),
+    /// Ask who and where the session is (`GET sessions/current`, API 3.1+): the user's and
+    /// the site's names, and a cheap check that the token is alive. Needs a session. A `401`
+    /// answer leaves the session as it was and is an error whose
+    /// [`crate::Error::is_reauth_needed`] is true: sign in again (once) and retry.
+    CurrentSession,
 }
 
 /// The contentUrl of a site (its "Site ID", as in `/#/site/Finance/`); `""` is the Default site

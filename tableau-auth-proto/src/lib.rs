@@ -2,8 +2,8 @@
 //!
 //! A Sans-IO protocol core for authenticating to Tableau Server and Tableau Cloud: sign in with
 //! a password, a personal access token (PAT), a ready JWT or a connected app (whose JWT it mints),
-//! impersonate, switch site, sign out, discover the server's REST API version, and issue trusted
-//! tickets, over XML or JSON.
+//! impersonate, switch site, sign out, read the current session (`sessions/current`), discover
+//! the server's REST API version, and issue trusted tickets, over XML or JSON.
 //!
 //! **The contract.** The core is a pure state machine. Intents go in, [`http::Request`] values
 //! come out; response bytes go in, typed [`Event`]s and [`Error`]s come out. It opens no socket,
@@ -108,6 +108,7 @@
 //!    │  SignOut: 204 → SignedOut(Confirmed), 401 → SignedOut(AlreadyGone)            │    │
 //!    └────────────────────────────────────────────────────────────────────────────────┘    │
 //!                 SwitchSite: 200 → SiteSwitched (new token), 403070 → SiteUnchanged ◄─────┘
+//!                 CurrentSession: 200 → CurrentSession (state unchanged; a 401 is an Err)
 //! ```
 //!
 //! An exchange that ends in `Err` leaves the session as it was before it (Idle, or SignedIn
@@ -120,7 +121,7 @@
 //! | Configuration | [`Config`], [`ConfigBuilder`], [`Format`], [`ApiVersion`], [`ConfigError`] |
 //! | The state machine | [`Session`], [`Step`], [`Expiry`], [`RenewalSchedule`], [`Origin`], [`X_TABLEAU_AUTH`] |
 //! | Intents (inputs) | [`Intent`], [`SignIn`], [`Credentials`], [`MintInputs`], [`TicketRequest`], [`SiteContentUrl`] |
-//! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
+//! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`CurrentSession`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
 //! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
 //! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
 //! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
@@ -211,7 +212,7 @@ pub mod fuzzing;
 
 pub use config::{Config, ConfigBuilder, ConfigError, Format, Origin};
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
-pub use event::{Event, ServerInfo, SignOut, SignedIn};
+pub use event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 pub use expiry::{Expiry, RenewalSchedule};
 pub use intent::{
     Credentials, Intent, InvalidLuid, MintInputs, SignIn, SiteContentUrl, SiteId, TicketRequest,

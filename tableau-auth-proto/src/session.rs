@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{BaseUrl, Config, Format, Origin};
 use crate::error::{Error, Misuse};
-use crate::event::{Event, ServerInfo, SignOut, SignedIn};
+use crate::event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 use crate::expiry::{Expiry, RenewalSchedule};
 use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
 use crate::redirect;
@@ -19,7 +19,7 @@ use crate::response::{error_from_response, foreign};
 use crate::secret::{AuthToken, Redactor, TicketValue, secret_from_cow};
 use crate::ticket::{TrustedTicket, is_ticket_shaped};
 use crate::version::{ApiVersion, Feature, legacy_product_to_api};
-use crate::wire::{self, Body, CredentialFields, CredentialsDoc, Parsed};
+use crate::wire::{self, Body, CredentialFields, CredentialsDoc, Parsed, SessionDoc};
 
 /// The header that carries the session token.
 pub const X_TABLEAU_AUTH: HeaderName = HeaderName::from_static("x-tableau-auth");
@@ -89,6 +89,7 @@ enum Exchange {
     Ticket {
         site: SiteContentUrl,
     },
+    CurrentSession,
 }
 
 impl Exchange {
@@ -99,6 +100,7 @@ impl Exchange {
             Self::SignOut { .. } => "sign-out",
             Self::SwitchSite { .. } => "switch site",
             Self::Ticket { .. } => "trusted ticket",
+            Self::CurrentSession => "current session",
         }
     }
 }
@@ -245,6 +247,19 @@ impl Session {
                 self.probe(Some(Then::Ticket(ticket)))
             }
             Intent::TrustedTicket(ticket) => self.send_ticket(ticket),
+            Intent::CurrentSession => {
+                let Some(active) = &self.active else {
+                    return Err(Misuse::NotSignedIn.into());
+                };
+                let version = active.info.api_version;
+                // Believed gate (protocol §6.1: 3.1 per PSTableauREST).
+                require(Feature::CurrentSession, version)?;
+                self.require_format(version)?;
+                let url = self.api_path(version, "/sessions/current");
+                let request = self.request(Method::GET, &url, Vec::new(), true)?;
+                self.exchange = Some(Exchange::CurrentSession);
+                Ok(Step::Send(request))
+            }
         }
     }
 
@@ -392,7 +407,62 @@ impl Session {
                     TrustedTicket::new(TicketValue::new(text), site, self.base.to_string());
                 Ok(Step::Done(Event::TicketIssued(ticket)))
             }
+            Exchange::CurrentSession => self.on_current_session(status, headers, &body, now),
         }
+    }
+
+    /// Reads the answer to `sessions/current`. Never changes who is signed in: a 401 is an
+    /// error (`is_reauth_needed`), and the session stays as it was, like a switch site's. A 2xx
+    /// proves the token alive, so the idle clock restarts.
+    fn on_current_session(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Step, Error> {
+        let redactor = self.token_redactor();
+        if !status.is_success() {
+            return Err(self.token_request_error(status, headers, body, &redactor));
+        }
+        let doc: SessionDoc<'_> = match wire::parse_session(body) {
+            Some(doc) => doc,
+            None => match wire::parse(body)? {
+                Parsed::Tableau(doc) => match doc.session {
+                    Some(doc) => doc,
+                    None => return Err(missing(body, "session")),
+                },
+                _ => return Err(foreign(status, None, body, &redactor)),
+            },
+        };
+        let SessionDoc { site, user } = doc;
+        for (path, value) in [("session.site.id", &site.id), ("session.user.id", &user.id)] {
+            if value.trim().is_empty() {
+                return Err(Error::Decode {
+                    format: sniff_format(body),
+                    path: path.to_owned(),
+                    message: "the identifier is empty".to_owned(),
+                });
+            }
+        }
+        let text = |value: Option<std::borrow::Cow<'_, str>>| value.map(|v| v.into_owned());
+        let current = CurrentSession {
+            site_id: SiteId::from_server(&site.id),
+            site_name: site.name.into_owned(),
+            site_content_url: SiteContentUrl::from(&*site.content_url),
+            user_id: UserId::from_server(&user.id),
+            user_name: user.name.into_owned(),
+            site_role: text(user.site_role),
+            full_name: text(user.full_name),
+            email: text(user.email),
+            last_login: text(user.last_login),
+            auth_setting: text(user.auth_setting),
+            external_auth_user_id: text(user.external_auth_user_id),
+            locale: text(user.locale),
+            language: text(user.language),
+        };
+        self.touch(now);
+        Ok(Step::Done(Event::CurrentSession(current)))
     }
 
     /// Drops the exchange in flight (a cancelled task, a transport error). The session keeps its

@@ -97,6 +97,9 @@ pub enum Feature {
     UnifiedAccessToken,
     /// Trusted-authentication tickets (`POST /trusted`, Tableau Server only).
     TrustedTicket,
+    /// `GET sessions/current` (API 3.1, per PSTableauREST: believed, not seen in Tableau's own
+    /// documentation).
+    CurrentSession,
 }
 
 impl Feature {
@@ -112,6 +115,8 @@ impl Feature {
             Self::UnifiedAccessToken => ApiVersion::new(3, 27),
             // Not versioned: trusted tickets live outside the REST API.
             Self::TrustedTicket => ApiVersion::new(0, 0),
+            // Believed (protocol §6.1): PSTableauREST gates it at 3.1, as the fake server does.
+            Self::CurrentSession => ApiVersion::new(3, 1),
         }
     }
 }
@@ -127,6 +132,7 @@ impl fmt::Display for Feature {
             Self::Jwt => "sign-in with a connected-app JWT",
             Self::UnifiedAccessToken => "sign-in with a unified access token (isUat)",
             Self::TrustedTicket => "trusted tickets",
+            Self::CurrentSession => "reading the current session (sessions/current)",
         })
     }
 }

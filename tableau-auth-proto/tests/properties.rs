@@ -175,6 +175,24 @@ fn credentials_json(token: &str, content_url: &str) -> String {
     )
 }
 
+fn session_xml(user_name: &str) -> String {
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\">\
+         <session><site id=\"{SITE_LUID}\" name=\"Finance Team\" contentUrl=\"Finance\"/>\
+         <user id=\"{USER_LUID}\" name=\"{}\" siteRole=\"Creator\" lastLogin=\"2025-05-02T08:14:55Z\"/>\
+         </session></tsResponse>",
+        xml_escape(user_name, false)
+    )
+}
+
+fn session_json(user_name: &str) -> String {
+    format!(
+        "{{\"session\":{{\"site\":{{\"id\":\"{SITE_LUID}\",\"name\":\"Finance Team\",\"contentUrl\":\"\"}},\
+         \"user\":{{\"id\":\"{USER_LUID}\",\"name\":{},\"siteRole\":\"Creator\"}}}}}}",
+        json_str(user_name)
+    )
+}
+
 fn error_xml(code: &str, summary: &str, detail: &str) -> String {
     format!(
         "<?xml version='1.0' encoding='UTF-8'?>\n<tsResponse xmlns=\"http://tableau.com/api\" \
@@ -235,6 +253,8 @@ fn valid_documents() -> &'static [Vec<u8>] {
             server_info_json("3.4"),
             server_info_xml("65535.65535"),
             server_info_json("not.a.version"),
+            session_xml("jsmith@example.com"),
+            session_json("j\"smith & <co>\n"),
             "<authinfo><version version=\"0.31\"><product_version>9.3</product_version>\
              <external_version>9.3.4</external_version></version></authinfo>"
                 .to_owned(),
@@ -250,6 +270,8 @@ fn valid_documents() -> &'static [Vec<u8>] {
             format!("{{\"credentials\":{{\"token\":\"t\",\"site\":{{\"id\":\"s\"}},\"user\":\"{SESSION_TOKEN}\"}}}}"),
             format!("<tsResponse><error code=\"{SECRET}\"><summary>{SESSION_TOKEN}</summary></error></tsResponse>"),
             format!("<tsResponse><serverInfo><restApiVersion>{SECRET}</restApiVersion></serverInfo></tsResponse>"),
+            format!("<tsResponse><session><site id=\"{SESSION_TOKEN}\"/><user name=\"{SECRET}\"/></session></tsResponse>"),
+            format!("{{\"session\":{{\"site\":{{\"id\":1}},\"user\":\"{SESSION_TOKEN}\"}}}}"),
         ];
         for code in [
             "401000", "401001", "401002", "401003", "403070", "404001", "404003", "405000",
@@ -559,6 +581,21 @@ fn resolve(answer: Answer, request: &Uri) -> (u16, Vec<(HeaderName, HeaderValue)
             ),
             (401, error_xml("401001", SECRET, SESSION_TOKEN)),
         ]
+    } else if path.ends_with("/sessions/current") {
+        vec![
+            (200, session_xml("jsmith@example.com")),
+            (200, session_json("admin")),
+            (401, error_xml("401002", "Unauthorized Access", "Invalid")),
+            (401, error_json("401002", SESSION_TOKEN, SESSION_TOKEN)),
+            (200, credentials_xml(NEW_TOKEN, "Finance")),
+            (
+                200,
+                format!(
+                    "<tsResponse><session><site id=\"{SESSION_TOKEN}\"/></session></tsResponse>"
+                ),
+            ),
+            (502, HTML_PAGE.to_owned()),
+        ]
     } else if path.ends_with("/auth/signout") {
         vec![
             (204, String::new()),
@@ -599,6 +636,7 @@ enum Exchange {
     Ticket {
         signed_in_before: bool,
     },
+    CurrentSession,
 }
 
 fn exchange() -> impl Strategy<Value = Exchange> {
@@ -613,6 +651,7 @@ fn exchange() -> impl Strategy<Value = Exchange> {
         }),
         1 => Just(Exchange::SwitchSite),
         1 => any::<bool>().prop_map(|signed_in_before| Exchange::Ticket { signed_in_before }),
+        1 => Just(Exchange::CurrentSession),
     ]
 }
 
@@ -682,7 +721,7 @@ fn check_exchange(
     answers: Vec<Answer>,
 ) -> Result<(), TestCaseError> {
     let signed_in_before = match exchange {
-        Exchange::SignOut | Exchange::SwitchSite => true,
+        Exchange::SignOut | Exchange::SwitchSite | Exchange::CurrentSession => true,
         Exchange::SignIn {
             signed_in_before, ..
         }
@@ -722,12 +761,20 @@ fn check_exchange(
         Exchange::SignOutToken { .. } => Intent::SignOutToken(AuthToken::new(SAVED_TOKEN)),
         Exchange::SwitchSite => Intent::SwitchSite("Marketing".into()),
         Exchange::Ticket { .. } => TicketRequest::new("jsmith").target_site("Sales").into(),
+        Exchange::CurrentSession => Intent::CurrentSession,
     };
     let first = match session.start(intent, at(10)) {
         Ok(Step::Send(request)) => request,
         other => return Err(TestCaseError::fail(format!("start: {other:?}"))),
     };
     prop_assert!(is_https_to_base_host(&first));
+    if let Exchange::CurrentSession = exchange {
+        prop_assert_eq!(first.method(), Method::GET);
+        prop_assert!(first.uri().path().ends_with("/sessions/current"));
+        let value = first.headers().get(X_TABLEAU_AUTH).expect("the token");
+        prop_assert_eq!(value.to_str().unwrap(), SESSION_TOKEN);
+        prop_assert!(value.is_sensitive());
+    }
     let mut sign_in_body: Option<Vec<u8>> = first
         .uri()
         .path()
@@ -817,6 +864,13 @@ fn check_exchange(
                     | (Exchange::SwitchSite, Event::SiteUnchanged)
                     | (Exchange::Ticket { .. }, Event::TicketIssued(_)) => {
                         prop_assert_eq!(&after, &before);
+                    }
+                    // Reading the session never changes it, and only a 2xx reads as one.
+                    (Exchange::CurrentSession, Event::CurrentSession(me)) => {
+                        prop_assert_eq!(&after, &before);
+                        prop_assert!((200..300).contains(&status));
+                        prop_assert!(!me.site_id.as_str().trim().is_empty());
+                        prop_assert!(!me.user_id.as_str().trim().is_empty());
                     }
                     // Another process's token: the session's own state is not touched.
                     (Exchange::SignOutToken { .. }, Event::SignedOut(outcome)) => {

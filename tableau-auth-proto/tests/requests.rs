@@ -108,6 +108,25 @@ fn sign_out_and_switch_site_carry_the_token_as_a_sensitive_header() {
 }
 
 #[test]
+fn current_session_is_a_get_with_the_token_as_a_sensitive_header() {
+    for (format_name, format) in FORMATS {
+        let mut session = signed_in(format);
+        let (sent, result) = drive(
+            &mut session,
+            Intent::CurrentSession,
+            vec![response(
+                200,
+                fixture(&format!("session_current.{format_name}")),
+            )],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        assert!(sent[0].body().is_empty(), "a GET without a body");
+        assert!(sent[0].headers()["x-tableau-auth"].is_sensitive());
+        snapshot(&format!("current_session_{format_name}"), &sent[0]);
+    }
+}
+
+#[test]
 fn trusted_ticket_requests_are_form_encoded() {
     let cases = [
         ("ticket_default_site", TicketRequest::new("jsmith")),

@@ -913,3 +913,284 @@ fn authorize_request_refuses_other_servers_and_plain_http() {
         assert!(r.headers().get("x-tableau-auth").is_none());
     }
 }
+
+// ----- sessions/current -------------------------------------------------------------------
+
+fn current_session(s: &mut Session, status: u16, body: impl Into<Vec<u8>>) -> Result<Event, Error> {
+    let (sent, r) = drive(s, Intent::CurrentSession, vec![response(status, body)]);
+    assert_eq!(sent.len(), 1, "one request, never a follow-up");
+    r
+}
+
+#[test]
+fn current_session_reads_every_documented_attribute_in_both_formats() {
+    for ext in ["xml", "json"] {
+        // Sniffed, not chosen by the configured format: each body is read by each session.
+        for format in [Format::Xml, Format::Json] {
+            let mut s = signed_in(format);
+            let r = current_session(&mut s, 200, fixture(&format!("session_current.{ext}")));
+            let Ok(Event::CurrentSession(me)) = r else {
+                panic!("{ext}/{format:?}: {r:?}")
+            };
+            assert_eq!(me.site_id.as_str(), SITE_ID);
+            assert_eq!(me.site_name, "Finance & Co");
+            assert_eq!(me.site_content_url.as_str(), "Finance");
+            assert_eq!(me.user_id.as_str(), USER_ID);
+            assert_eq!(me.user_name, "jsmith@example.com");
+            assert_eq!(me.site_role.as_deref(), Some("Creator"));
+            assert_eq!(me.last_login.as_deref(), Some("2025-05-02T08:14:55Z"));
+            assert_eq!(me.auth_setting.as_deref(), Some("ServerDefault"));
+            assert_eq!(
+                me.external_auth_user_id.as_deref(),
+                Some("00u1abcd2EFGH3ijk4l5")
+            );
+            assert_eq!(me.email.as_deref(), Some("jsmith@example.com"));
+            assert_eq!(me.full_name.as_deref(), Some("Jane Smith"));
+            assert_eq!(me.locale.as_deref(), Some("en_US"));
+            assert_eq!(me.language.as_deref(), Some("en"));
+            // Reading it changes nothing about the session.
+            assert!(s.is_signed_in() && !s.is_busy());
+            assert_eq!(s.token().unwrap().expose_secret(), TOKEN);
+            assert_eq!(s.signed_in().unwrap().site_id.as_str(), SITE_ID);
+        }
+    }
+}
+
+#[test]
+fn current_session_without_optional_attributes_on_the_default_site() {
+    for ext in ["xml", "json"] {
+        let mut s = signed_in(Format::Xml);
+        let r = current_session(
+            &mut s,
+            200,
+            fixture(&format!("session_current_minimal.{ext}")),
+        );
+        let Ok(Event::CurrentSession(me)) = r else {
+            panic!("{ext}: {r:?}")
+        };
+        assert_eq!(me.site_id.as_str(), "a946d998-2ead-4894-bb50-1054a91dcab3");
+        assert_eq!(me.site_name, "Default");
+        assert!(me.site_content_url.is_default());
+        assert_eq!(me.user_id.as_str(), IMPERSONATED);
+        assert_eq!(me.user_name, "admin");
+        for optional in [
+            &me.site_role,
+            &me.full_name,
+            &me.email,
+            &me.last_login,
+            &me.auth_setting,
+            &me.external_auth_user_id,
+            &me.locale,
+            &me.language,
+        ] {
+            assert_eq!(optional, &None, "{ext}");
+        }
+    }
+}
+
+#[test]
+fn current_session_restarts_the_idle_clock() {
+    let mut s = signed_in(Format::Xml);
+    let (before, _) = s.poll_timeout().unwrap();
+    let later = t0() + Duration::from_secs(600);
+    let sent = s.start(Intent::CurrentSession, later).unwrap();
+    assert!(matches!(sent, tableau_auth_proto::Step::Send(_)));
+    let r = s.handle_response(response(200, fixture("session_current.xml")), later);
+    assert!(matches!(
+        r,
+        Ok(tableau_auth_proto::Step::Done(Event::CurrentSession(_)))
+    ));
+    let (after, _) = s.poll_timeout().unwrap();
+    assert_eq!(after, before + Duration::from_secs(600));
+}
+
+#[test]
+fn current_session_401_is_reauth_needed_scrubbed_and_keeps_the_session() {
+    // Decision: like switch site (and unlike sign-out, which asked for the session to end), a
+    // 401 here is an error and the session stays as it was: the caller decides to sign in
+    // again, which replaces it. An exchange that fails never changes the state.
+    for ext in ["xml", "json"] {
+        for file in ["error_401002", "error_401000"] {
+            let mut s = signed_in(Format::Xml);
+            let r = current_session(&mut s, 401, fixture(&format!("{file}.{ext}")));
+            let e = r.unwrap_err();
+            assert!(e.is_reauth_needed(), "{file}.{ext}: {e:?}");
+            assert_eq!(e.code(), Some(&file["error_".len()..]));
+            assert!(s.is_signed_in(), "SignedIn unchanged after an Err");
+            assert_eq!(s.token().unwrap().expose_secret(), TOKEN);
+            assert!(!s.is_busy());
+        }
+    }
+    // A server echoing the token in its error text: scrubbed.
+    let mut s = signed_in(Format::Json);
+    let echo = format!(
+        r#"{{"error":{{"summary":"Unauthorized Access","detail":"token {TOKEN} is invalid","code":"401002"}}}}"#
+    );
+    let e = current_session(&mut s, 401, echo).unwrap_err();
+    assert!(e.is_reauth_needed());
+    for shown in [format!("{e}"), format!("{e:?}")] {
+        assert!(!shown.contains(SENTINEL), "{shown}");
+    }
+    let html = format!("<html><body>gateway saw {TOKEN}</body></html>");
+    let e = current_session(&mut s, 502, html).unwrap_err();
+    assert!(matches!(e, Error::Status { .. }), "{e:?}");
+    assert!(!format!("{e} {e:?}").contains(SENTINEL));
+}
+
+#[test]
+fn current_session_redirects_are_refused_and_nothing_follows() {
+    let mut s = signed_in(Format::Xml);
+    for location in [
+        "https://evil.example/api/3.25/sessions/current",
+        "https://tableau.example.com/api/3.25/sessions/current",
+    ] {
+        let redirect = with_header(response(302, ""), "location", location);
+        let (sent, r) = drive(&mut s, Intent::CurrentSession, vec![redirect]);
+        assert_eq!(sent.len(), 1);
+        assert!(
+            matches!(
+                r,
+                Err(Error::Redirect {
+                    refusal: RedirectRefusal::NotFollowed,
+                    ..
+                })
+            ),
+            "{location}: {r:?}"
+        );
+        assert!(s.is_signed_in() && !s.is_busy());
+    }
+}
+
+#[test]
+fn current_session_malformed_answers_are_typed_errors_without_secrets() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "no user name (XML)",
+            format!(
+                r#"<tsResponse><session><site id="{SITE_ID}" name="S" contentUrl=""/><user id="{TOKEN}"/></session></tsResponse>"#
+            ),
+            "session.user: missing field `@name`",
+        ),
+        (
+            "no site (JSON)",
+            format!(r#"{{"session":{{"user":{{"id":"{USER_ID}","name":"{TOKEN}"}}}}}}"#),
+            "site",
+        ),
+        (
+            "a number for a name (JSON)",
+            format!(
+                r#"{{"session":{{"site":{{"id":"{SITE_ID}","name":7,"contentUrl":""}},"user":{{"id":"{USER_ID}","name":"{TOKEN}"}}}}}}"#
+            ),
+            "session.site",
+        ),
+        (
+            "an empty user id",
+            format!(
+                r#"<tsResponse><session><site id="{SITE_ID}" name="S" contentUrl=""/><user id=" " name="{TOKEN}"/></session></tsResponse>"#
+            ),
+            "session.user.id",
+        ),
+        (
+            "a credentials document instead",
+            String::from_utf8(sign_in_body(Format::Xml)).unwrap(),
+            "session",
+        ),
+        (
+            "truncated",
+            format!(
+                r#"<tsResponse><session><site id="{SITE_ID}" name="S" contentUrl=""/><user id="{USER_ID}" name="{TOKEN}""#
+            ),
+            "",
+        ),
+    ];
+    for (what, body, path_part) in cases {
+        let mut s = signed_in(Format::Xml);
+        let e = current_session(&mut s, 200, body).unwrap_err();
+        match &e {
+            Error::Decode { path, message, .. } => assert!(
+                format!("{path}: {message}").contains(path_part),
+                "{what}: {e:?}"
+            ),
+            other => panic!("{what}: {other:?}"),
+        }
+        assert!(!format!("{e} {e:?}").contains(SENTINEL), "{what}: {e:?}");
+        assert!(s.is_signed_in() && !s.is_busy(), "{what}");
+    }
+    // Not a Tableau document at all.
+    let mut s = signed_in(Format::Xml);
+    for body in ["", "<html><body>hi</body></html>", "-1"] {
+        let e = current_session(&mut s, 200, body).unwrap_err();
+        assert!(matches!(e, Error::Status { .. }), "{body:?}: {e:?}");
+    }
+    // Larger than the limit: refused unread.
+    let limit = sign_in_body(Format::Xml).len() + 16;
+    let cfg = Config::builder(BASE)
+        .api_version(ApiVersion::new(3, 25))
+        .max_body(limit)
+        .build()
+        .unwrap();
+    let mut s = Session::new(cfg);
+    let (_, r) = drive(
+        &mut s,
+        sign_in(pat(), "Finance").into(),
+        vec![response(200, sign_in_body(Format::Xml))],
+    );
+    assert!(r.is_ok(), "{r:?}");
+    let mut big = fixture("session_current_minimal.xml");
+    big.resize(limit + 1, b' ');
+    let e = current_session(&mut s, 200, big).unwrap_err();
+    assert!(
+        matches!(e, Error::TooLarge { limit: l } if l == limit),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn current_session_needs_a_session_and_is_gated_at_believed_3_1_per_pstableaurest() {
+    let mut s = fresh(Format::Xml);
+    let (sent, r) = drive(&mut s, Intent::CurrentSession, vec![]);
+    assert!(sent.is_empty());
+    assert!(
+        matches!(r, Err(Error::Misuse(Misuse::NotSignedIn))),
+        "{r:?}"
+    );
+
+    assert_eq!(Feature::CurrentSession.min_version(), ApiVersion::new(3, 1));
+    let session_at = |version: ApiVersion| {
+        let mut s = Session::new(config(Format::Xml, Some(version)));
+        let (_, r) = drive(
+            &mut s,
+            sign_in(Credentials::password("u", PASSWORD), "").into(),
+            vec![response(200, sign_in_body(Format::Xml))],
+        );
+        assert!(r.is_ok(), "{r:?}");
+        s
+    };
+    let mut s = session_at(ApiVersion::new(3, 0));
+    let (sent, r) = drive(&mut s, Intent::CurrentSession, vec![]);
+    assert!(sent.is_empty());
+    let e = r.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Unsupported {
+                feature: Feature::CurrentSession,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("3.1"), "{e}");
+    assert!(s.is_signed_in() && !s.is_busy());
+    let mut s = session_at(ApiVersion::new(3, 1));
+    let (sent, r) = drive(
+        &mut s,
+        Intent::CurrentSession,
+        vec![response(200, fixture("session_current.xml"))],
+    );
+    assert_eq!(
+        sent[0].uri(),
+        "https://tableau.example.com/api/3.1/sessions/current"
+    );
+    assert!(matches!(r, Ok(Event::CurrentSession(_))), "{r:?}");
+}

@@ -56,6 +56,8 @@ pub(crate) struct Document<'a> {
     pub(crate) error: Option<ErrorDoc>,
     #[serde(rename = "serverInfo", borrow, default)]
     pub(crate) server_info: Option<ServerInfoDoc<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) session: Option<SessionDoc<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +125,10 @@ impl Document<'_> {
     /// Whether the document holds anything Tableau sends (an HTML page deserialises into an
     /// empty document, since serde does not look at the root element's name).
     pub(crate) fn is_tableau(&self) -> bool {
-        self.credentials.is_some() || self.error.is_some() || self.server_info.is_some()
+        self.credentials.is_some()
+            || self.error.is_some()
+            || self.server_info.is_some()
+            || self.session.is_some()
     }
 }
 
@@ -142,6 +147,73 @@ pub(crate) fn parse_credentials(body: &[u8]) -> Option<CredentialsDoc<'_>> {
     match sniff(body) {
         Sniffed::Json => json::parse_fast::<CredentialsOnly<'_>>(body).map(|d| d.credentials),
         Sniffed::Xml => xml::parse_fast::<CredentialsOnly<'_>>(body).map(|d| d.credentials),
+        Sniffed::Other => None,
+    }
+}
+
+/// The answer to `GET sessions/current` (protocol §6.1): `<session><site/><user/></session>`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionDoc<'a> {
+    #[serde(borrow)]
+    pub(crate) site: SessionSiteDoc<'a>,
+    #[serde(borrow)]
+    pub(crate) user: SessionUserDoc<'a>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionSiteDoc<'a> {
+    #[serde(rename = "@id", alias = "id", borrow)]
+    pub(crate) id: Cow<'a, str>,
+    #[serde(rename = "@name", alias = "name", borrow)]
+    pub(crate) name: Cow<'a, str>,
+    // Required by the schema, but read leniently like the sign-in's: absent means `""`.
+    #[serde(rename = "@contentUrl", alias = "contentUrl", borrow, default)]
+    pub(crate) content_url: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionUserDoc<'a> {
+    #[serde(rename = "@id", alias = "id", borrow)]
+    pub(crate) id: Cow<'a, str>,
+    #[serde(rename = "@name", alias = "name", borrow)]
+    pub(crate) name: Cow<'a, str>,
+    #[serde(rename = "@siteRole", alias = "siteRole", borrow, default)]
+    pub(crate) site_role: Option<Cow<'a, str>>,
+    #[serde(rename = "@fullName", alias = "fullName", borrow, default)]
+    pub(crate) full_name: Option<Cow<'a, str>>,
+    #[serde(rename = "@email", alias = "email", borrow, default)]
+    pub(crate) email: Option<Cow<'a, str>>,
+    #[serde(rename = "@lastLogin", alias = "lastLogin", borrow, default)]
+    pub(crate) last_login: Option<Cow<'a, str>>,
+    #[serde(rename = "@authSetting", alias = "authSetting", borrow, default)]
+    pub(crate) auth_setting: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "@externalAuthUserId",
+        alias = "externalAuthUserId",
+        borrow,
+        default
+    )]
+    pub(crate) external_auth_user_id: Option<Cow<'a, str>>,
+    #[serde(rename = "@locale", alias = "locale", borrow, default)]
+    pub(crate) locale: Option<Cow<'a, str>>,
+    #[serde(rename = "@language", alias = "language", borrow, default)]
+    pub(crate) language: Option<Cow<'a, str>>,
+}
+
+/// A document that must hold `session` (the 200 answer to `sessions/current`); the fast path,
+/// as [`CredentialsOnly`] is for sign-in.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionOnly<'a> {
+    #[serde(borrow)]
+    pub(crate) session: SessionDoc<'a>,
+}
+
+/// Reads the answer to `sessions/current`, fast when the body is what Tableau sends; `None`
+/// means "not that", and the caller asks [`parse`] what it is instead.
+pub(crate) fn parse_session(body: &[u8]) -> Option<SessionDoc<'_>> {
+    match sniff(body) {
+        Sniffed::Json => json::parse_fast::<SessionOnly<'_>>(body).map(|d| d.session),
+        Sniffed::Xml => xml::parse_fast::<SessionOnly<'_>>(body).map(|d| d.session),
         Sniffed::Other => None,
     }
 }
