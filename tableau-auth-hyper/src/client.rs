@@ -8,8 +8,8 @@ use http_body_util::Full;
 use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::secret::AuthToken;
 use tableau_auth_proto::{
-    ApiVersion, Config, Event, Format, Intent, ServerInfo, Session, SignIn, SignOut, SignedIn,
-    SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
+    ApiVersion, Config, CurrentSession, Event, Format, Intent, ServerInfo, Session, SignIn,
+    SignOut, SignedIn, SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -409,6 +409,43 @@ impl Client {
         match self.shared.run(Intent::TrustedTicket(request)).await? {
             Event::TicketIssued(ticket) => Ok(ticket),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Who and where the session is (`GET sessions/current`, API 3.1+): the user's and the
+    /// site's names, and proof that the token is alive.
+    ///
+    /// Like [`Client::send`], it signs in first when there is no session and the builder has
+    /// credentials, renews first when the session is about to expire, and on `401002` (and
+    /// kin) signs in again once — single-flight by generation — and asks once more; a second
+    /// rejection is [`Error::SessionEnded`]. Other failures (429/503 included) are returned as
+    /// they are.
+    pub async fn current_session(&self) -> Result<CurrentSession, Error> {
+        let shared = &self.shared;
+        let mut current = shared.ready().await?;
+        let mut replayed = false;
+        loop {
+            let ticket = shared.ticket();
+            let sent_at = Instant::now();
+            match shared.run(Intent::CurrentSession).await {
+                Ok(Event::CurrentSession(me)) => {
+                    shared.touch_at(current.generation(), sent_at);
+                    return Ok(me);
+                }
+                Ok(other) => return Err(unexpected(&other)),
+                Err(Error::Tableau(e)) if e.is_reauth_needed() => {
+                    let at = Instant::now();
+                    if replayed || !shared.can_reauthenticate() {
+                        let reason = shared.note_end(&current, at);
+                        return Err(Error::SessionEnded { reason, source: e });
+                    }
+                    current = shared
+                        .reauthenticate(current.generation(), ticket, Trigger::Rejected { at })
+                        .await?;
+                    replayed = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -328,3 +328,112 @@ async fn no_secret_shows_in_events_debug_or_errors() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_session_is_typed_in_both_formats_and_follows_the_site() {
+    let fake = start().await;
+    for format in [Format::Xml, Format::Json] {
+        let client = client(&fake, format);
+        // No session and no stored credentials: refused before anything is sent.
+        let before = fake.request_log().len();
+        let err = client.current_session().await.expect_err("not signed in");
+        assert!(
+            matches!(
+                err.as_tableau(),
+                Some(proto::Error::Misuse(proto::Misuse::NotSignedIn))
+            ),
+            "{err:?}"
+        );
+        assert_eq!(fake.request_log().len(), before);
+
+        client.sign_in(password()).await.expect("sign in");
+        let me = client.current_session().await.expect("sessions/current");
+        assert_eq!(me.site_id.as_str(), sample::DEFAULT_SITE_ID);
+        assert_eq!(me.site_name, sample::DEFAULT_SITE_NAME);
+        assert!(me.site_content_url.is_default());
+        assert_eq!(me.user_id.as_str(), sample::USER_ID);
+        assert_eq!(me.user_name, sample::USER_NAME);
+        assert_eq!(me.site_role.as_deref(), Some("Creator"));
+        let last = fake.request_log().pop().expect("a request");
+        assert_eq!(
+            describe(std::slice::from_ref(&last)),
+            ["GET /api/3.25/sessions/current 200"]
+        );
+        assert_eq!(last.header("accept"), Some(format.media_type()));
+        assert_eq!(last.token(), Some(token_of(&client).as_str()));
+
+        client
+            .switch_site(sample::FINANCE_SITE)
+            .await
+            .expect("switch")
+            .expect("moved");
+        let me = client.current_session().await.expect("on Finance");
+        assert_eq!(me.site_id.as_str(), sample::FINANCE_SITE_ID);
+        assert_eq!(me.site_name, sample::FINANCE_SITE_NAME);
+        assert_eq!(me.site_content_url.as_str(), sample::FINANCE_SITE);
+        assert_eq!(me.site_role.as_deref(), Some("Explorer"));
+        assert_eq!(
+            client.sign_out().await.expect("sign out"),
+            SignOut::Confirmed
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_session_signs_in_lazily_and_replaces_a_dropped_session_once() {
+    let fake = start().await;
+    let events = Events::default();
+    let client = events
+        .hook(builder(&fake).format(Format::Json).sign_in(pat()))
+        .build()
+        .expect("client");
+    let me = client.current_session().await.expect("lazy sign-in");
+    assert_eq!(me.user_id.as_str(), sample::USER_ID);
+    assert_eq!(sign_ins(&fake.request_log()), 1);
+    assert_eq!(client.generation(), 1);
+
+    // The server drops the session: one sign-in, one replay.
+    fake.control().drop_sessions(None);
+    let before = fake.request_log().len();
+    let me = client.current_session().await.expect("recovers");
+    assert_eq!(me.user_name, sample::USER_NAME);
+    assert_eq!(
+        describe(&log_from(&fake, before)),
+        [
+            "GET /api/3.25/sessions/current 401",
+            "POST /api/3.25/auth/signin 200",
+            "GET /api/3.25/sessions/current 200",
+        ]
+    );
+    assert_eq!(client.generation(), 2);
+
+    // Rejected again after the replay: SessionEnded, never a loop, no token in the error.
+    let token = token_of(&client);
+    fake.control().add_fault(FaultRule::exact(
+        CURRENT,
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+            body: Some(tableau_error_xml(
+                "401002",
+                "Unauthorized Access",
+                "Invalid authentication credentials were provided.",
+            )),
+        },
+    ));
+    let before = fake.request_log().len();
+    let err = client.current_session().await.expect_err("still 401");
+    assert!(matches!(err, Error::SessionEnded { .. }), "{err:?}");
+    assert_eq!(err.code(), Some("401002"));
+    assert!(!format!("{err} {err:?}").contains(&token));
+    assert_eq!(
+        describe(&log_from(&fake, before)),
+        [
+            "GET /api/3.25/sessions/current 401",
+            "POST /api/3.25/auth/signin 200",
+            "GET /api/3.25/sessions/current 401",
+        ]
+    );
+    fake.control().clear_faults();
+    client.current_session().await.expect("works again");
+}

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::{
-    ApiVersion, Config, Event, Format, Intent, ServerInfo, Session, SignIn, SignOut, SignedIn,
-    SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
+    ApiVersion, Config, CurrentSession, Event, Format, Intent, ServerInfo, Session, SignIn,
+    SignOut, SignedIn, SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
 };
 use ureq::Agent;
 
@@ -308,6 +308,47 @@ impl Client {
         match self.run(Intent::TrustedTicket(request))? {
             Event::TicketIssued(ticket) => Ok(ticket),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// Who and where the session is (`GET sessions/current`, API 3.1+): the user's and the
+    /// site's names, and proof that the token is alive. As [`Client::send`] does, it signs in
+    /// again first when the session is about to expire; on `401002` signs in again once and
+    /// asks once more; on 429/503 waits as `Retry-After` says (within the configured cap) and
+    /// retries.
+    pub fn current_session(&mut self) -> Result<CurrentSession, Error> {
+        if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
+            self.reauthenticate()?;
+        }
+        let mut reauthenticated = false;
+        let mut retries = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            let e = match self.run(Intent::CurrentSession) {
+                Ok(Event::CurrentSession(me)) => return Ok(me),
+                Ok(other) => return Err(unexpected(other)),
+                Err(Error::Tableau(e)) => e,
+                Err(other) => return Err(other),
+            };
+            if e.is_reauth_needed() {
+                if reauthenticated || self.sign_in.is_none() {
+                    return Err(e.into());
+                }
+                self.reauthenticate()?;
+                reauthenticated = true;
+            } else if e.is_retryable() {
+                let delay = e
+                    .retry_after()
+                    .map_or(Duration::from_secs(1), |r| r.delay_from(SystemTime::now()));
+                if retries >= self.max_retries || waited + delay > self.max_retry_wait {
+                    return Err(e.into());
+                }
+                std::thread::sleep(delay);
+                waited += delay;
+                retries += 1;
+            } else {
+                return Err(e.into());
+            }
         }
     }
 

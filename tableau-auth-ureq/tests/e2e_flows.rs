@@ -879,3 +879,123 @@ fn refused_tickets_are_ticket_refused() {
         .trusted_ticket(TicketRequest::new(sample::USER_NAME))
         .expect("a ticket");
 }
+
+// ---------------------------------------------------------------------------------------------
+// sessions/current, read by the core
+
+#[test]
+fn current_session_is_typed_in_both_formats_and_follows_the_site() {
+    let fake = start();
+    for format in [Format::Xml, Format::Json] {
+        let mut client = client(&fake, format);
+        client.sign_in(password()).expect("sign-in");
+        let me = client.current_session().expect("sessions/current");
+        assert_eq!(me.site_id.as_str(), sample::DEFAULT_SITE_ID);
+        assert_eq!(me.site_name, sample::DEFAULT_SITE_NAME);
+        assert!(me.site_content_url.is_default());
+        assert_eq!(me.user_id.as_str(), sample::USER_ID);
+        assert_eq!(me.user_name, sample::USER_NAME);
+        assert_eq!(me.site_role.as_deref(), Some("Creator"));
+        let last = fake.request_log().pop().expect("a request");
+        assert_eq!(
+            describe(std::slice::from_ref(&last)),
+            ["GET /api/3.25/sessions/current 200"]
+        );
+        assert_eq!(last.header("accept"), Some(format.media_type()));
+        assert_eq!(last.token(), Some(token_of(&client).as_str()));
+        assert!(last.body_str().is_empty());
+
+        client
+            .switch_site(sample::FINANCE_SITE)
+            .expect("switch")
+            .expect("moved");
+        let me = client
+            .current_session()
+            .expect("sessions/current on Finance");
+        assert_eq!(me.site_id.as_str(), sample::FINANCE_SITE_ID);
+        assert_eq!(me.site_name, sample::FINANCE_SITE_NAME);
+        assert_eq!(me.site_content_url.as_str(), sample::FINANCE_SITE);
+        assert_eq!(me.site_role.as_deref(), Some("Explorer"));
+
+        assert_eq!(client.sign_out().expect("sign-out"), SignOut::Confirmed);
+        let before = fake.request_log().len();
+        let err = client.current_session().expect_err("no session");
+        assert!(
+            matches!(
+                err.as_tableau(),
+                Some(proto::Error::Misuse(proto::Misuse::NotSignedIn))
+            ),
+            "{err:?}"
+        );
+        assert_eq!(fake.request_log().len(), before, "nothing sent");
+    }
+}
+
+#[test]
+fn current_session_re_signs_in_once_when_superseded() {
+    let fake = start();
+    let mut first = client(&fake, Format::Json);
+    let mut second = client(&fake, Format::Json);
+    first.sign_in(pat()).expect("first sign-in");
+    let first_token = token_of(&first);
+    second
+        .sign_in(pat())
+        .expect("the same PAT ends the first session");
+    let before = fake.request_log().len();
+    let me = first.current_session().expect("the first client recovers");
+    assert_eq!(me.user_id.as_str(), sample::USER_ID);
+    let after = log_from(&fake, before);
+    assert_eq!(
+        describe(&after),
+        [
+            "GET /api/3.25/sessions/current 401",
+            "POST /api/3.25/auth/signin 200",
+            "GET /api/3.25/sessions/current 200",
+        ]
+    );
+    assert_eq!(after[0].token(), Some(first_token.as_str()));
+    assert_eq!(after[2].token(), Some(token_of(&first).as_str()));
+    assert_ne!(token_of(&first), first_token);
+    assert_eq!(second.sign_out().expect("sign-out"), SignOut::AlreadyGone);
+}
+
+#[test]
+fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
+    let fake = start();
+    let mut client = client(&fake, Format::Xml);
+    client.sign_in(password()).expect("sign-in");
+    let token = token_of(&client);
+    fake.control().add_fault(FaultRule::exact(
+        CURRENT,
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+            body: Some(tableau_error_xml(
+                "401002",
+                "Unauthorized Access",
+                "Invalid authentication credentials were provided.",
+            )),
+        },
+    ));
+    let before = fake.request_log().len();
+    let err = client.current_session().expect_err("still 401");
+    assert_eq!(err.code(), Some("401002"), "{err:?}");
+    assert!(err.as_tableau().is_some_and(proto::Error::is_reauth_needed));
+    assert!(!format!("{err} {err:?}").contains(&token));
+    let after = log_from(&fake, before);
+    assert_eq!(
+        describe(&after),
+        [
+            "GET /api/3.25/sessions/current 401",
+            "POST /api/3.25/auth/signin 200",
+            "GET /api/3.25/sessions/current 401",
+        ]
+    );
+    // The core kept the (re-signed-in) session: it works once the server behaves.
+    assert!(client.session().is_signed_in());
+    fake.control().clear_faults();
+    assert_eq!(
+        client.current_session().expect("whoami").user_name,
+        sample::USER_NAME
+    );
+}

@@ -27,15 +27,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, LoggedRequest, sample};
 
 // Both adapters re-export the same core (`proto`) and `http` crates.
 use tableau_auth_hyper::http;
 use tableau_auth_hyper::proto::secret::ExposeSecret;
 use tableau_auth_hyper::proto::{
-    ConnectedApp, Credentials, Expiry, Format, ServerInfo, SignIn, SignOut, SignedIn,
-    TicketRequest, UserId, Verdict,
+    ConnectedApp, Credentials, CurrentSession, Expiry, Format, ServerInfo, SignIn, SignOut,
+    SignedIn, TicketRequest, UserId, Verdict,
 };
 
 /// The steps of each part, in order (part 2 adds [`TOWER_STEP`] before the sign-out).
@@ -205,13 +204,13 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
     let (what, sign_in) = impersonation()?;
     step.say(what);
     let signed_in = client.sign_in(sign_in).context("impersonation")?;
-    let me = whoami_blocking(&mut client, format).context("sessions/current")?;
+    let me = client.current_session().context("sessions/current")?;
     step.wire();
     step.say(signed_in_line(&signed_in));
     step.say(format!(
         "the session belongs to {} ({}), not to {}",
-        me.user.name,
-        short(&me.user.id),
+        me.user_name,
+        short(me.user_id.as_str()),
         sample::ADMIN_NAME
     ));
     tour.end(step)?;
@@ -233,9 +232,9 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
 
     // 7. sessions/current: who and where, from the server's point of view.
     let mut step = tour.begin(STEPS[6]);
-    let me = whoami_blocking(&mut client, format).context("sessions/current")?;
+    let me = client.current_session().context("sessions/current")?;
     step.wire();
-    step.say(me.line());
+    step.say(me_line(&me));
     tour.end(step)?;
 
     // 8. Expiry: the server's clock passes the idle limit; the next call renews by itself.
@@ -249,12 +248,14 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
     ));
     let before = sign_ins(&fake.request_log());
     let old = client.session().token().cloned();
-    let me = whoami_blocking(&mut client, format).context("a call after the expiry")?;
+    let me = client
+        .current_session()
+        .context("a call after the expiry")?;
     let after = sign_ins(&fake.request_log());
     step.wire();
     step.say(format!(
         "401002 → the client signed in again with the same credentials and replayed the call: {}",
-        me.line()
+        me_line(&me)
     ));
     step.say(format!(
         "sign-ins seen by the fake: {before} → {after}; new token: {}",
@@ -330,16 +331,6 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
     tour.end(step)?;
 
     tour.summary("tableau-auth-ureq", renewal_sign_ins, started)
-}
-
-/// `GET sessions/current` through the blocking client.
-fn whoami_blocking(
-    client: &mut tableau_auth_ureq::Client,
-    format: Format,
-) -> Result<Me, TourError> {
-    let url = client.session().api_url("sessions/current")?;
-    let response = client.send(get_request(url, format)?)?;
-    Me::parse(response.body())
 }
 
 /// A ureq agent trusting `ca_pem` that never follows redirects (for the old-token call and the
@@ -443,15 +434,13 @@ async fn part2(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, To
     let (what, sign_in) = impersonation()?;
     step.say(what);
     let signed_in = client.sign_in(sign_in).await.context("impersonation")?;
-    let me = whoami_async(&client, format)
-        .await
-        .context("sessions/current")?;
+    let me = client.current_session().await.context("sessions/current")?;
     step.wire();
     step.say(signed_in_line(&signed_in));
     step.say(format!(
         "the session belongs to {} ({}), not to {}",
-        me.user.name,
-        short(&me.user.id),
+        me.user_name,
+        short(me.user_id.as_str()),
         sample::ADMIN_NAME
     ));
     step.events(take_events());
@@ -481,11 +470,9 @@ async fn part2(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, To
 
     // 7. sessions/current.
     let mut step = tour.begin(STEPS[6]);
-    let me = whoami_async(&client, format)
-        .await
-        .context("sessions/current")?;
+    let me = client.current_session().await.context("sessions/current")?;
     step.wire();
-    step.say(me.line());
+    step.say(me_line(&me));
     tour.end(step)?;
 
     // 8. Expiry: four tasks call at once after the server's clock jumped; one sign-in for all.
@@ -498,20 +485,18 @@ async fn part2(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, To
         human(idle_limit)
     ));
     let before = sign_ins(&fake.request_log());
-    let url = client.api_url("sessions/current")?;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let client = client.clone(); // clones share one session
-        let request = get_request(url.clone(), format)?;
-        tasks.push(tokio::spawn(async move { client.send(request).await }));
+        tasks.push(tokio::spawn(async move { client.current_session().await }));
     }
     let mut answers = Vec::new();
     for task in tasks {
-        let response = task
+        let me = task
             .await
             .map_err(|e| format!("a task failed: {e}"))?
             .map_err(|e| format!("a call after the expiry: {e}"))?;
-        answers.push(Me::parse(response.body())?.line());
+        answers.push(me_line(&me));
     }
     answers.dedup();
     let after = sign_ins(&fake.request_log());
@@ -550,10 +535,19 @@ async fn part2(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, To
         .await
         .context("reading the response")?
         .to_bytes();
+    // The layer hands back the raw answer. Nothing about the session changed since step 7,
+    // so the body must name the same user and site the typed `current_session()` did.
+    let text = String::from_utf8_lossy(&body);
+    if !status.is_success()
+        || !text.contains(me.user_id.as_str())
+        || !text.contains(me.site_id.as_str())
+    {
+        return Err(format!("tower layer: {status}, not the session of step 7").into());
+    }
     step.wire();
     step.say(format!(
         "TableauAuthLayer over client.hyper_client(): {status}, {}",
-        Me::parse(&body)?.line()
+        me_line(&me)
     ));
     tour.end(step)?;
 
@@ -638,16 +632,6 @@ async fn part2(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, To
     tour.summary("tableau-auth-hyper", renewal_sign_ins, started)
 }
 
-/// `GET sessions/current` through the async client.
-async fn whoami_async(
-    client: &tableau_auth_hyper::Client,
-    format: Format,
-) -> Result<Me, TourError> {
-    let url = client.api_url("sessions/current")?;
-    let response = client.send(get_request(url, format)?).await?;
-    Me::parse(response.body())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
@@ -718,61 +702,17 @@ fn get_request(url: http::Uri, format: Format) -> Result<http::Request<Vec<u8>>,
         .body(Vec::new())?)
 }
 
-/// What `sessions/current` says (XML or JSON).
-#[derive(Debug, Deserialize)]
-struct Me {
-    site: MeSite,
-    user: MeUser,
-}
-
-#[derive(Debug, Deserialize)]
-struct MeSite {
-    #[serde(rename = "@id", alias = "id")]
-    id: String,
-    #[serde(rename = "@name", alias = "name")]
-    name: String,
-    #[serde(rename = "@contentUrl", alias = "contentUrl")]
-    content_url: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct MeUser {
-    #[serde(rename = "@id", alias = "id")]
-    id: String,
-    #[serde(rename = "@name", alias = "name")]
-    name: String,
-    #[serde(rename = "@siteRole", alias = "siteRole", default)]
-    site_role: String,
-}
-
-/// `<tsResponse><session>…</session></tsResponse>` or `{"session": {…}}`.
-#[derive(Debug, Deserialize)]
-struct SessionDoc {
-    session: Me,
-}
-
-impl Me {
-    fn parse(body: &[u8]) -> Result<Self, TourError> {
-        let text = std::str::from_utf8(body).context("sessions/current: not UTF-8")?;
-        let doc: SessionDoc = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).context("sessions/current: unexpected JSON")?
-        } else {
-            quick_xml::de::from_str(text).context("sessions/current: unexpected XML")?
-        };
-        Ok(doc.session)
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "user {} ({}, {}) on site {:?} (contentUrl {:?}, {})",
-            self.user.name,
-            short(&self.user.id),
-            self.user.site_role,
-            self.site.name,
-            self.site.content_url,
-            short(&self.site.id)
-        )
-    }
+/// What `sessions/current` says, as the adapters read it (`current_session()`).
+fn me_line(me: &CurrentSession) -> String {
+    format!(
+        "user {} ({}, {}) on site {:?} (contentUrl {:?}, {})",
+        me.user_name,
+        short(me.user_id.as_str()),
+        me.site_role.as_deref().unwrap_or_default(),
+        me.site_name,
+        me.site_content_url.as_str(),
+        short(me.site_id.as_str())
+    )
 }
 
 fn server_info_line(info: &ServerInfo) -> String {

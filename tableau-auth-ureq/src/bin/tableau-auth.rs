@@ -9,8 +9,6 @@
 mod args;
 #[path = "tableau-auth/failure.rs"]
 mod failure;
-#[path = "tableau-auth/session_doc.rs"]
-mod session_doc;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -20,9 +18,9 @@ use clap::Parser as _;
 use serde_json::Value;
 use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_ureq::proto::{
-    ApiVersion, ConnectedApp, Credentials, Format, SignIn, SignOut, SignedIn, TicketRequest,
+    ApiVersion, ConnectedApp, Credentials, SignIn, SignOut, SignedIn, TicketRequest,
 };
-use tableau_auth_ureq::{Client, SignOutGuard, http};
+use tableau_auth_ureq::{Client, SignOutGuard};
 
 use args::{Cli, Command, CredentialArgs, Options};
 use failure::{Failure, warn};
@@ -105,7 +103,7 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let mut guard = sign_in_guard(&mut client, sign_in)?;
-            let result = whoami(&mut guard, options.wire.into(), out);
+            let result = whoami(&mut guard, out);
             finish(guard, result)
         }
         Command::SwitchSite { target } => {
@@ -161,23 +159,14 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
     }
 }
 
-/// `whoami` after the sign-in: `GET sessions/current` in the `--wire` format, read here.
-fn whoami(client: &mut Client, format: Format, out: Out) -> Result<(), Failure> {
-    let url = client.session().api_url("sessions/current")?;
-    let request = http::Request::get(url)
-        .header(http::header::ACCEPT, format.media_type())
-        .body(Vec::new())
-        .map_err(|e| Failure::Usage(format!("cannot build the sessions/current request: {e}")))?;
-    let response = client.send(request)?;
-    let me = session_doc::parse(response.body()).map_err(|why| {
-        Failure::Decode(format!(
-            "the server's answer to sessions/current could not be read: {why}"
-        ))
-    })?;
+/// `whoami` after the sign-in: `GET sessions/current` in the `--wire` format (the client's),
+/// read by the core.
+fn whoami(client: &mut Client, out: Out) -> Result<(), Failure> {
+    let me = client.current_session()?;
     let mut fields = vec![
-        ("site_id", me.site_id.into()),
-        ("site_content_url", me.site_content_url.into()),
-        ("user_id", me.user_id.into()),
+        ("site_id", me.site_id.as_str().into()),
+        ("site_content_url", me.site_content_url.as_str().into()),
+        ("user_id", me.user_id.as_str().into()),
         ("user_name", me.user_name.into()),
         ("site_role", me.site_role.into()),
     ];

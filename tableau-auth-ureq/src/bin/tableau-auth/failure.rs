@@ -12,8 +12,6 @@ pub(crate) enum Failure {
     Usage(String),
     /// The client's error (exit 3 or 4, or 2 for a configuration the core refuses).
     Client(Error),
-    /// A response this tool reads itself (sessions/current) could not be understood (exit 4).
-    Decode(String),
     /// The output could not be written (exit 1).
     Output(std::io::Error),
 }
@@ -59,9 +57,6 @@ impl Failure {
     pub(crate) fn report(&self) -> Report {
         match self {
             Self::Usage(message) => Report::new(2, "usage", "usage error", message.clone()),
-            Self::Decode(message) => {
-                Report::new(4, "decode", "unreadable response", message.clone())
-            }
             Self::Output(e) => Report::new(
                 1,
                 "output",
