@@ -117,12 +117,8 @@ pub(crate) fn run(settings: Settings) -> Result<Report, Box<dyn Error>> {
         .cloned()
         .ok_or("signed in, yet no session")?;
 
-    let me = get_json(&mut session, "sessions/current", false)?;
-    let user_name = me
-        .pointer("/session/user/name")
-        .and_then(Value::as_str)
-        .ok_or("sessions/current: no session.user.name")?
-        .to_owned();
+    // Who the session belongs to (sign-in returns only LUIDs): `GET sessions/current`, typed.
+    let user_name = session.current_session()?.user_name;
 
     let list = get_json(&mut session, "workbooks?pageSize=100&pageNumber=1", true)?;
     let workbooks = list
