@@ -229,6 +229,15 @@ impl Client {
         &self.session
     }
 
+    /// The ureq agent this client sends with: the same TLS trust, client certificate, proxy
+    /// and timeouts, redirects never followed, error statuses returned as responses. For
+    /// requests that must go *without* the session's token (redeeming a trusted ticket as a
+    /// browser would, calling another service through the same proxy); nothing sent through it
+    /// is authorized, retried or checked by the client.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
     /// Asks the server its versions (anonymous); the session adopts its API version.
     pub fn server_info(&mut self) -> Result<ServerInfo, Error> {
         match self.run(Intent::ServerInfo)? {

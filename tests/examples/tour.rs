@@ -275,8 +275,8 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
     step.wire();
     step.say(format!("sign-out: {}", sign_out_text(outcome)));
     // What a script holding on to the old token would see. (The client cannot be given a token,
-    // so this call goes through a plain ureq agent trusting the same CA.)
-    let agent = plain_agent(ca_pem);
+    // so this call goes through the client's agent: same TLS trust, but no authorization.)
+    let agent = client.agent().clone(); // cheap: an Arc
     let url = client.session().api_url("sessions/current")?;
     let response = agent
         .get(url.to_string())
@@ -331,28 +331,6 @@ fn part1(fake: &FakeServer, out: &mut dyn Write) -> Result<PartSummary, TourErro
     tour.end(step)?;
 
     tour.summary("tableau-auth-ureq", renewal_sign_ins, started)
-}
-
-/// A ureq agent trusting `ca_pem` that never follows redirects (for the old-token call and the
-/// ticket redemption, which a browser would do).
-fn plain_agent(ca_pem: &str) -> tableau_auth_ureq::ureq::Agent {
-    use tableau_auth_ureq::ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
-    let certs: Vec<_> = parse_pem(ca_pem.as_bytes())
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    let tls = TlsConfig::builder()
-        .root_certs(RootCerts::new_with_certs(&certs))
-        .build();
-    tableau_auth_ureq::ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
 }
 
 /// A ureq response with its body read (bounded) into a `Vec`.
