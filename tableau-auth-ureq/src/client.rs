@@ -321,11 +321,46 @@ impl Client {
     }
 
     /// Who and where the session is (`GET sessions/current`, API 3.1+): the user's and the
-    /// site's names, and proof that the token is alive. As [`Client::send`] does, it signs in
-    /// again first when the session is about to expire; on `401002` signs in again once and
-    /// asks once more; on 429/503 waits as `Retry-After` says (within the configured cap) and
-    /// retries.
+    /// site's names, and proof that the token is alive. Kept alive as [`Client::send`] keeps
+    /// its calls: signs in again first when the session is about to expire; on `401002` signs
+    /// in again once and asks once more; on 429/503 waits as `Retry-After` says (within the
+    /// configured cap) and retries.
     pub fn current_session(&mut self) -> Result<CurrentSession, Error> {
+        self.with_session(|client| match client.run(Intent::CurrentSession)? {
+            Event::CurrentSession(me) => Ok(me),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    /// Sends the caller's own REST request with `X-Tableau-Auth`. Signs in again first when
+    /// the session is about to expire; on `401002` signs in again once and replays once; on
+    /// 429/503 waits as `Retry-After` says (within the configured cap) and retries; any other
+    /// failure is a typed error.
+    pub fn send(&mut self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let (parts, body) = request.into_parts();
+        self.with_session(|client| {
+            let mut request = Request::from_parts(parts.clone(), body.clone());
+            client.session.authorize_request(&mut request)?;
+            let response = client.transport(request)?;
+            match client.session.classify(&response) {
+                Verdict::Success => {
+                    client.session.touch(Instant::now());
+                    Ok(response)
+                }
+                Verdict::Reauthenticate(e) | Verdict::Retry(e) | Verdict::Fail(e) => Err(e.into()),
+                _ => Err(Error::Transport("unclassified response".to_owned())),
+            }
+        })
+    }
+
+    /// The policy of every call made with the session: sign in again first when the session
+    /// is about to expire; when the server rejects the session (`is_reauth_needed`), sign in
+    /// again once and try once more; when it throttles (`is_retryable`), wait as `Retry-After`
+    /// says, within the configured cap, and try again; return anything else.
+    fn with_session<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
             self.reauthenticate()?;
         }
@@ -333,9 +368,8 @@ impl Client {
         let mut retries = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let e = match self.run(Intent::CurrentSession) {
-                Ok(Event::CurrentSession(me)) => return Ok(me),
-                Ok(other) => return Err(unexpected(other)),
+            let e = match attempt(self) {
+                Ok(value) => return Ok(value),
                 Err(Error::Tableau(e)) => e,
                 Err(other) => return Err(other),
             };
@@ -357,51 +391,6 @@ impl Client {
                 retries += 1;
             } else {
                 return Err(e.into());
-            }
-        }
-    }
-
-    /// Sends the caller's own REST request with `X-Tableau-Auth`. Signs in again first when
-    /// the session is about to expire; on `401002` signs in again once and replays once; on
-    /// 429/503 waits as `Retry-After` says (within the configured cap) and retries; any other
-    /// failure is a typed error.
-    pub fn send(&mut self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
-            self.reauthenticate()?;
-        }
-        let (parts, body) = request.into_parts();
-        let mut reauthenticated = false;
-        let mut retries = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            let mut request = Request::from_parts(parts.clone(), body.clone());
-            self.session.authorize_request(&mut request)?;
-            let response = self.transport(request)?;
-            match self.session.classify(&response) {
-                Verdict::Success => {
-                    self.session.touch(Instant::now());
-                    return Ok(response);
-                }
-                Verdict::Reauthenticate(e) => {
-                    if reauthenticated || self.sign_in.is_none() {
-                        return Err(e.into());
-                    }
-                    self.reauthenticate()?;
-                    reauthenticated = true;
-                }
-                Verdict::Retry(e) => {
-                    let delay = e
-                        .retry_after()
-                        .map_or(Duration::from_secs(1), |r| r.delay_from(SystemTime::now()));
-                    if retries >= self.max_retries || waited + delay > self.max_retry_wait {
-                        return Err(e.into());
-                    }
-                    std::thread::sleep(delay);
-                    waited += delay;
-                    retries += 1;
-                }
-                Verdict::Fail(e) => return Err(e.into()),
-                _ => return Err(Error::Transport("unclassified response".to_owned())),
             }
         }
     }
