@@ -9,3 +9,14 @@
 pub mod fake;
 pub mod sentinel;
 pub mod support;
+
+/// The workspace README's examples, compiled as doc tests (this crate has both adapters as
+/// dev-dependencies) so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadmeDoctests;
+
+/// The TSC guide's Rust snippets, compiled as doc tests (`docs/for-tsc-users.md`).
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/for-tsc-users.md")]
+struct TscGuideDoctests;
