@@ -409,18 +409,8 @@ async fn current_session_signs_in_lazily_and_replaces_a_dropped_session_once() {
 
     // Rejected again after the replay: SessionEnded, never a loop, no token in the error.
     let token = token_of(&client);
-    fake.control().add_fault(FaultRule::exact(
-        CURRENT,
-        Fault::Status {
-            status: 401,
-            retry_after: None,
-            body: Some(tableau_error_xml(
-                "401002",
-                "Unauthorized Access",
-                "Invalid authentication credentials were provided.",
-            )),
-        },
-    ));
+    fake.control()
+        .add_fault(FaultRule::exact(CURRENT, session_gone()));
     let before = fake.request_log().len();
     let err = client.current_session().await.expect_err("still 401");
     assert!(matches!(err, Error::SessionEnded { .. }), "{err:?}");

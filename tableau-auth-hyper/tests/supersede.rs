@@ -102,15 +102,7 @@ async fn a_replay_rejected_again_is_an_error_not_a_loop() {
     let fake = start().await;
     let client = builder(&fake).sign_in(pat()).build().expect("client");
     client.current_or_sign_in().await.expect("sign-in");
-    let rejection = Fault::Status {
-        status: 401,
-        retry_after: None,
-        body: Some(tableau_error_xml(
-            "401002",
-            "Unauthorized Access",
-            "Invalid authentication credentials were provided.",
-        )),
-    };
+    let rejection = session_gone();
     fake.control()
         .add_fault(FaultRule::exact(CURRENT, rejection).times(2));
     let err = whoami(&client, Format::Xml)

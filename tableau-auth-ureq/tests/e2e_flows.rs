@@ -555,18 +555,8 @@ fn a_second_401_after_the_replay_is_an_error_not_a_loop() {
     let fake = start();
     let mut client = client(&fake, Format::Xml);
     client.sign_in(password()).expect("sign-in");
-    fake.control().add_fault(FaultRule::exact(
-        CURRENT,
-        Fault::Status {
-            status: 401,
-            retry_after: None,
-            body: Some(tableau_error_xml(
-                "401002",
-                "Unauthorized Access",
-                "Invalid authentication credentials were provided.",
-            )),
-        },
-    ));
+    fake.control()
+        .add_fault(FaultRule::exact(CURRENT, session_gone()));
     let before = fake.request_log().len();
     let err = whoami(&mut client).expect_err("still 401");
     assert_eq!(err.code(), Some("401002"), "{err:?}");
@@ -965,18 +955,8 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
     let mut client = client(&fake, Format::Xml);
     client.sign_in(password()).expect("sign-in");
     let token = token_of(&client);
-    fake.control().add_fault(FaultRule::exact(
-        CURRENT,
-        Fault::Status {
-            status: 401,
-            retry_after: None,
-            body: Some(tableau_error_xml(
-                "401002",
-                "Unauthorized Access",
-                "Invalid authentication credentials were provided.",
-            )),
-        },
-    ));
+    fake.control()
+        .add_fault(FaultRule::exact(CURRENT, session_gone()));
     let before = fake.request_log().len();
     let err = client.current_session().expect_err("still 401");
     assert_eq!(err.code(), Some("401002"), "{err:?}");

@@ -288,6 +288,20 @@ pub fn tableau_error_xml(code: &str, summary: &str, detail: &str) -> String {
 }
 
 /// A status fault with an optional `Retry-After`.
+/// A 401 with Tableau's `401002` document: the server no longer knows the session (expired,
+/// superseded or signed out elsewhere).
+pub fn session_gone() -> Fault {
+    Fault::Status {
+        status: 401,
+        retry_after: None,
+        body: Some(tableau_error_xml(
+            "401002",
+            "Unauthorized Access",
+            "Invalid authentication credentials were provided.",
+        )),
+    }
+}
+
 pub fn status(status: u16, retry_after: Option<&str>) -> Fault {
     Fault::Status {
         status,
