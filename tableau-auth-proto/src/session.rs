@@ -421,6 +421,50 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Step, Error> {
+        let current = self.current_session_from(status, headers, body)?;
+        self.touch(now);
+        Ok(Step::Done(Event::CurrentSession(current)))
+    }
+
+    /// Reads an answer to `GET sessions/current` that the caller sent on its own (through
+    /// [`Session::authorize_request`], a tower layer, another SDK's client): the reading
+    /// [`Intent::CurrentSession`] does, with the same errors (a `401002` is
+    /// [`Error::is_reauth_needed`], a redirect is refused, server text is scrubbed of the token,
+    /// a body over [`Config::max_body`] is [`Error::TooLarge`]). It changes nothing: call
+    /// [`Session::touch`] after a success, as after any authorized call.
+    ///
+    /// ```
+    /// use tableau_auth_proto::{Config, Session, http};
+    ///
+    /// let session = Session::new(Config::builder("https://tableau.example.com").build()?);
+    /// let body = br#"<tsResponse><session>
+    ///     <site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" name="Finance Team" contentUrl="Finance"/>
+    ///     <user id="1a96d216-e9b8-497b-a82a-0b899a965e01" name="jsmith" siteRole="Creator"/>
+    ///   </session></tsResponse>"#;
+    /// let me = session.read_current_session(&http::Response::new(&body[..]))?;
+    /// assert_eq!((me.user_name.as_str(), me.site_name.as_str()), ("jsmith", "Finance Team"));
+    /// assert_eq!(me.site_role.as_deref(), Some("Creator"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_current_session<B: AsRef<[u8]>>(
+        &self,
+        response: &Response<B>,
+    ) -> Result<CurrentSession, Error> {
+        let body = response.body().as_ref();
+        if body.len() > self.config.max_body {
+            return Err(Error::TooLarge {
+                limit: self.config.max_body,
+            });
+        }
+        self.current_session_from(response.status(), response.headers(), body)
+    }
+
+    fn current_session_from(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<CurrentSession, Error> {
         let redactor = self.token_redactor();
         if !status.is_success() {
             return Err(self.token_request_error(status, headers, body, &redactor));
@@ -446,7 +490,7 @@ impl Session {
             }
         }
         let text = |value: Option<std::borrow::Cow<'_, str>>| value.map(|v| v.into_owned());
-        let current = CurrentSession {
+        Ok(CurrentSession {
             site_id: SiteId::from_server(&site.id),
             site_name: site.name.into_owned(),
             site_content_url: SiteContentUrl::from(&*site.content_url),
@@ -460,9 +504,7 @@ impl Session {
             external_auth_user_id: text(user.external_auth_user_id),
             locale: text(user.locale),
             language: text(user.language),
-        };
-        self.touch(now);
-        Ok(Step::Done(Event::CurrentSession(current)))
+        })
     }
 
     /// Drops the exchange in flight (a cancelled task, a transport error). The session keeps its

@@ -989,6 +989,56 @@ fn current_session_without_optional_attributes_on_the_default_site() {
 }
 
 #[test]
+fn read_current_session_reads_what_the_intent_reads_and_changes_nothing() {
+    // For callers who sent `GET sessions/current` themselves (tower layer, another SDK).
+    for ext in ["xml", "json"] {
+        for file in ["session_current", "session_current_minimal"] {
+            let body = fixture(&format!("{file}.{ext}"));
+            let mut by_intent = signed_in(Format::Xml);
+            let Ok(Event::CurrentSession(expected)) =
+                current_session(&mut by_intent, 200, body.clone())
+            else {
+                panic!("{file}.{ext}")
+            };
+            let s = signed_in(Format::Xml);
+            let deadline = s.poll_timeout();
+            let read = s.read_current_session(&response(200, body)).expect("read");
+            assert_eq!(read, expected, "{file}.{ext}");
+            assert_eq!(s.poll_timeout(), deadline, "no touch: the caller decides");
+            assert!(s.is_signed_in() && !s.is_busy());
+        }
+    }
+    let s = signed_in(Format::Json);
+    // The same errors as the exchange: 401002 asks for a new sign-in, the token is scrubbed.
+    let echo = format!(
+        r#"{{"error":{{"summary":"Unauthorized Access","detail":"token {TOKEN} is invalid","code":"401002"}}}}"#
+    );
+    let e = s.read_current_session(&response(401, echo)).unwrap_err();
+    assert!(e.is_reauth_needed(), "{e:?}");
+    assert!(!format!("{e} {e:?}").contains(SENTINEL));
+    // A redirect is refused, never read as an answer.
+    let mut moved = response(302, Vec::new());
+    moved.headers_mut().insert(
+        "location",
+        "https://evil.example/api/3.25/sessions/current"
+            .parse()
+            .unwrap(),
+    );
+    let e = s.read_current_session(&moved).unwrap_err();
+    assert!(matches!(e, Error::Redirect { .. }), "{e:?}");
+    // A body over the limit is refused before it is parsed.
+    let huge = vec![b' '; s.config().max_body() + 1];
+    let e = s.read_current_session(&response(200, huge)).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e:?}");
+    // Not a session document.
+    let e = s
+        .read_current_session(&response(200, sign_in_body(Format::Xml)))
+        .unwrap_err();
+    assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    assert!(!format!("{e} {e:?}").contains(SENTINEL));
+}
+
+#[test]
 fn current_session_restarts_the_idle_clock() {
     let mut s = signed_in(Format::Xml);
     let (before, _) = s.poll_timeout().unwrap();
