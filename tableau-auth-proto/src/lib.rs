@@ -125,6 +125,7 @@
 //! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
 //! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
 //! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
+//! | Lifecycle (what adapters report) | [`lifecycle::SessionEvent`], [`lifecycle::RenewReason`] |
 //! | Secrets | [`secret`]: [`secret::AuthToken`], [`secret::TicketValue`], [`secret::ExposeSecret`] |
 //! | Fuzzing (feature `fuzzing`) | `fuzzing` |
 //!
@@ -199,6 +200,7 @@ mod expiry;
 mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
+pub mod lifecycle;
 mod redirect;
 mod response;
 pub mod secret;

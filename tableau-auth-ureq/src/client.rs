@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use tableau_auth_proto::http::{Request, Response};
+use tableau_auth_proto::http::{Request, Response, StatusCode};
+use tableau_auth_proto::lifecycle::{EventCallback, RenewReason, SessionEvent};
 use tableau_auth_proto::{
     ApiVersion, Config, CurrentSession, Event, Format, Intent, ServerInfo, Session, SignIn,
     SignOut, SignedIn, SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
@@ -11,6 +12,7 @@ use ureq::Agent;
 
 use crate::Error;
 use crate::error::Limits;
+use crate::events::Events;
 use crate::tls::TlsOptions;
 
 /// Builder of a [`Client`]; every setting has a safe default.
@@ -31,9 +33,38 @@ pub struct ClientBuilder {
     max_retry_wait: Duration,
     idle_limit: Option<Duration>,
     expiry_margin: Option<Duration>,
+    events: Events,
 }
 
 impl ClientBuilder {
+    /// Receives every [`SessionEvent`] of the client: sign-ins, renewals (with the reason),
+    /// sessions the server rejected (superseded or expired), waits on 429/503, failed renewals,
+    /// sign-outs. Called on the caller's thread, inside the call that caused the event; no
+    /// event carries a secret.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+    /// use tableau_auth_ureq::{Client, proto::lifecycle::SessionEvent};
+    ///
+    /// let renewals = Arc::new(AtomicU64::new(0));
+    /// let seen = renewals.clone();
+    /// let client = Client::builder("https://tableau.example.com")
+    ///     .on_event(move |event| {
+    ///         if let SessionEvent::Renewed { reason, .. } = event {
+    ///             eprintln!("session renewed: {}", reason.as_str());
+    ///             seen.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(client.generation(), 0, "no sign-in yet");
+    /// # Ok::<(), tableau_auth_ureq::Error>(())
+    /// ```
+    pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
+        let callback: EventCallback = std::sync::Arc::new(callback);
+        self.events = Events::new(Some(callback));
+        self
+    }
+
     /// XML (default) or JSON bodies.
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
@@ -175,6 +206,7 @@ impl ClientBuilder {
             },
             max_retries: self.max_retries,
             max_retry_wait: self.max_retry_wait,
+            events: self.events,
         })
     }
 }
@@ -201,6 +233,7 @@ pub struct Client {
     limits: Limits,
     max_retries: u32,
     max_retry_wait: Duration,
+    events: Events,
 }
 
 impl Client {
@@ -221,7 +254,14 @@ impl Client {
             max_retry_wait: Duration::from_secs(60),
             idle_limit: None,
             expiry_margin: None,
+            events: Events::default(),
         }
+    }
+
+    /// The generation of the session: how many times this client has signed in (renewals and
+    /// site switches, which bring a new token, included); 0 before the first sign-in.
+    pub fn generation(&self) -> u64 {
+        self.events.generation()
     }
 
     /// The session (token, site, version, URLs, expiry).
@@ -257,7 +297,10 @@ impl Client {
         let event = self.run(Intent::SignIn(fresh(&sign_in)?))?;
         self.sign_in = Some(sign_in);
         match event {
-            Event::SignedIn(info) => Ok(info),
+            Event::SignedIn(info) => {
+                self.events.signed_in();
+                Ok(info)
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -278,6 +321,7 @@ impl Client {
             Event::SignedOut(outcome) => {
                 // Only once the session is gone: a failed sign-out keeps it usable.
                 self.sign_in = None;
+                self.events.signed_out(outcome);
                 Ok(outcome)
             }
             other => Err(unexpected(other)),
@@ -305,6 +349,7 @@ impl Client {
             Event::SiteSwitched(info) => {
                 // A later re-sign-in must land on the new site.
                 self.sign_in = self.sign_in.take().map(|s| s.with_site(site));
+                self.events.signed_in();
                 Ok(Some(info))
             }
             Event::SiteUnchanged => Ok(None),
@@ -362,7 +407,11 @@ impl Client {
         mut attempt: impl FnMut(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
         if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
-            self.reauthenticate()?;
+            let reason = self
+                .session
+                .poll_timeout()
+                .map_or(RenewReason::Expired, |(_, why)| RenewReason::Expiring(why));
+            self.reauthenticate(reason)?;
         }
         let mut reauthenticated = false;
         let mut retries = 0;
@@ -374,10 +423,22 @@ impl Client {
                 Err(other) => return Err(other),
             };
             if e.is_reauth_needed() {
+                // Superseded when, by our clock, none of the session's deadlines had come.
+                let now = Instant::now();
+                let superseded = self
+                    .session
+                    .poll_timeout()
+                    .is_some_and(|(deadline, _)| now < deadline);
+                self.events.rejected(superseded);
                 if reauthenticated || self.sign_in.is_none() {
                     return Err(e.into());
                 }
-                self.reauthenticate()?;
+                let reason = if superseded {
+                    RenewReason::Superseded
+                } else {
+                    RenewReason::Expired
+                };
+                self.reauthenticate(reason)?;
                 reauthenticated = true;
             } else if e.is_retryable() {
                 let delay = e
@@ -386,6 +447,8 @@ impl Client {
                 if retries >= self.max_retries || waited + delay > self.max_retry_wait {
                     return Err(e.into());
                 }
+                let status = e.status().unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+                self.events.throttled(delay, status);
                 std::thread::sleep(delay);
                 waited += delay;
                 retries += 1;
@@ -395,12 +458,22 @@ impl Client {
         }
     }
 
-    fn reauthenticate(&mut self) -> Result<(), Error> {
+    /// Signs in again with the kept credentials, and tells the callback how it went.
+    fn reauthenticate(&mut self, reason: RenewReason) -> Result<(), Error> {
         let Some(sign_in) = &self.sign_in else {
             return Ok(());
         };
-        let sign_in = fresh(sign_in)?;
-        self.run(Intent::SignIn(sign_in)).map(|_| ())
+        let result = fresh(sign_in).and_then(|sign_in| self.run(Intent::SignIn(sign_in)));
+        match result {
+            Ok(_) => {
+                self.events.renewed(reason);
+                Ok(())
+            }
+            Err(e) => {
+                self.events.renewal_failed(e.to_string());
+                Err(e)
+            }
+        }
     }
 
     /// Runs one exchange of the core to its end.

@@ -89,6 +89,7 @@
 
 mod client;
 mod error;
+mod events;
 mod tls;
 
 pub use client::{Client, ClientBuilder, SignOutGuard};

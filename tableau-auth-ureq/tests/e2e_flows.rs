@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use tableau_auth_ureq::proto::TicketRequest;
+use tableau_auth_ureq::proto::lifecycle::{RenewReason, SessionEvent};
+use tableau_auth_ureq::proto::{Expiry, TicketRequest};
 
 // ---------------------------------------------------------------------------------------------
 // The whole life of a session, per credential kind and format
@@ -977,5 +979,123 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
     assert_eq!(
         client.current_session().expect("whoami").user_name,
         sample::USER_NAME
+    );
+}
+
+// ----- the event callback -------------------------------------------------------------------
+
+/// Every event the callback received since the last call.
+fn recorder() -> (
+    impl Fn(&SessionEvent) + Send + Sync + 'static,
+    impl Fn() -> Vec<SessionEvent>,
+) {
+    let seen: Arc<Mutex<Vec<SessionEvent>>> = Arc::default();
+    let sink = seen.clone();
+    (
+        move |event: &SessionEvent| sink.lock().expect("events").push(event.clone()),
+        move || std::mem::take(&mut *seen.lock().expect("events")),
+    )
+}
+
+#[test]
+fn the_event_callback_tells_each_step_of_the_session() {
+    let fake = start();
+    let (callback, take) = recorder();
+    let mut client = builder(&fake).on_event(callback).build().expect("client");
+    assert_eq!(client.generation(), 0);
+
+    client.sign_in(pat()).expect("sign-in");
+    assert_eq!(take(), [SessionEvent::SignedIn { generation: 1 }]);
+    client.switch_site(sample::FINANCE_SITE).expect("switch");
+    assert_eq!(take(), [SessionEvent::SignedIn { generation: 2 }]);
+    client
+        .switch_site(sample::FINANCE_SITE)
+        .expect("already there");
+    assert_eq!(take(), [], "403070: no new token, no event");
+
+    // The server drops the session while, by the client's clock, nothing could have expired.
+    assert_eq!(fake.control().drop_sessions(None), 1);
+    client.current_session().expect("renewed, then answered");
+    assert_eq!(
+        take(),
+        [
+            SessionEvent::Superseded { generation: 2 },
+            SessionEvent::Renewed {
+                generation: 3,
+                reason: RenewReason::Superseded
+            },
+        ]
+    );
+
+    // A 429 that asks for no wait: one throttle event, then the answer.
+    fake.control()
+        .add_fault(FaultRule::exact(CURRENT, status(429, Some("0"))).once());
+    client.current_session().expect("after the wait");
+    assert_eq!(
+        take(),
+        [SessionEvent::Throttled {
+            delay: Duration::ZERO,
+            status: http::StatusCode::TOO_MANY_REQUESTS
+        }]
+    );
+
+    // A renewal that fails: the PAT is revoked, then the session dropped.
+    fake.control()
+        .update_config(|c| c.pats.iter_mut().for_each(|p| p.revoked = true))
+        .expect("config");
+    fake.control().drop_sessions(None);
+    let err = client.current_session().expect_err("the PAT is revoked");
+    assert_eq!(err.code(), Some("401001"), "{err:?}");
+    let events = take();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                SessionEvent::Superseded { generation: 3 },
+                SessionEvent::RenewalFailed { generation: 3, error },
+            ] if error.contains("401001")
+        ),
+        "{events:?}"
+    );
+    assert!(!format!("{events:?}").contains(sample::USER_PAT_SECRET));
+
+    assert_eq!(client.sign_out().expect("sign-out"), SignOut::AlreadyGone);
+    assert_eq!(
+        take(),
+        [SessionEvent::SignedOut {
+            generation: 3,
+            outcome: SignOut::AlreadyGone
+        }]
+    );
+    assert_eq!(
+        client.sign_out().expect("nothing to do"),
+        SignOut::NotSignedIn
+    );
+    assert_eq!(take(), [], "no session, no event");
+    assert_eq!(client.generation(), 3);
+}
+
+#[test]
+fn the_event_callback_tells_a_proactive_renewal_and_why() {
+    let fake = start();
+    let (callback, take) = recorder();
+    // 61 s with the core's 60 s margin: the client signs in again once 1 s has passed.
+    let mut client = builder(&fake)
+        .idle_limit(Duration::from_secs(61))
+        .on_event(callback)
+        .build()
+        .expect("client");
+    client.sign_in(pat()).expect("sign-in");
+    std::thread::sleep(Duration::from_millis(1_200));
+    client.current_session().expect("renewed first");
+    assert_eq!(
+        take(),
+        [
+            SessionEvent::SignedIn { generation: 1 },
+            SessionEvent::Renewed {
+                generation: 2,
+                reason: RenewReason::Expiring(Expiry::IdleLimit)
+            },
+        ]
     );
 }

@@ -167,18 +167,22 @@ fn fmt_both<T: std::fmt::Debug + ?Sized>(value: &T) -> String {
 struct Ureq {
     client: tableau_auth_ureq::Client,
     format: Format,
+    events: Arc<Mutex<Vec<tableau_auth_ureq::proto::lifecycle::SessionEvent>>>,
 }
 
 impl Driver for Ureq {
     const NAME: &'static str = "ureq";
 
     fn build(base: &str, ca: Option<&str>, opts: Opts) -> Res<Self> {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
         let mut builder = tableau_auth_ureq::Client::builder(base)
             .format(opts.format)
             .connect_timeout(TIMEOUT)
             .read_timeout(TIMEOUT)
             .exchange_timeout(TIMEOUT)
-            .max_body(64 << 10);
+            .max_body(64 << 10)
+            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
         if let Some(ca) = ca {
             builder = builder.ca_pem(ca);
         }
@@ -188,6 +192,7 @@ impl Driver for Ureq {
         Ok(Self {
             client: builder.build()?,
             format: opts.format,
+            events,
         })
     }
 
@@ -234,6 +239,11 @@ impl Driver for Ureq {
             ("token", fmt_both(&session.token())),
             ("signed in", fmt_both(&session.signed_in())),
         ]
+    }
+
+    fn drain_events(&self) -> Vec<String> {
+        let events = std::mem::take(&mut *self.events.lock().unwrap());
+        events.iter().map(fmt_both).collect()
     }
 }
 
