@@ -40,9 +40,13 @@
 //! * [`Client`] / [`ClientBuilder`]: one session over a ureq agent — [`Client::sign_in`],
 //!   [`Client::sign_in_guard`] ([`SignOutGuard`]), [`Client::send`] for your own REST calls
 //!   (authorized, one re-sign-in on `401002`, 429/503 waited out within a cap),
-//!   [`Client::switch_site`], [`Client::trusted_ticket`], [`Client::server_info`],
-//!   [`Client::sign_out`]; [`Client::session`] reads the core's [`proto::Session`] (URLs,
-//!   token, expiry).
+//!   [`Client::switch_site`], [`Client::current_session`] (who and where, typed),
+//!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`];
+//!   [`Client::session`] reads the core's [`proto::Session`] (URLs, token, expiry);
+//!   [`Client::agent`] is the configured agent, for calls that must go without the token.
+//! * [`ClientBuilder::on_event`]: what happened to the session (sign-ins, renewals and why,
+//!   waits on 429/503, sign-outs) as [`proto::lifecycle::SessionEvent`]s, the async client's
+//!   vocabulary too; [`Client::generation`] counts the sign-ins.
 //! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* blocking transport (a
 //!   closure); [`DriveError`] is its error.
 //! * [`Error`]: everything the client can fail with.
