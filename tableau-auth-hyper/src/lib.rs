@@ -10,6 +10,27 @@
 //! ([`http_body_util::Limited`], `max_body`), and puts `tokio::time::timeout` around every
 //! exchange (connect on the connector, the response head, and the whole exchange body included).
 //!
+//! ## Behind a proxy
+//!
+//! [`ClientBuilder::proxy`] sends every connection through an HTTP proxy reached over plain TCP
+//! (`http://[user:password@]host[:port]`). Each connection is an HTTP `CONNECT` tunnel to the
+//! server's host and port — hyper-util's `Tunnel` under hyper-rustls ([`ProxyConnector`]) — so
+//! TLS runs end to end with Tableau and the proxy sees only `host:port`; plain `http://` servers
+//! are tunnelled the same way (no absolute-form requests). Credentials in the URL become a
+//! `Proxy-Authorization: Basic` header (marked sensitive) on each `CONNECT`, and are never shown
+//! by `Debug`, errors or `tracing`. The connect timeout covers the TCP connection to the proxy
+//! and the `CONNECT` exchange. A proxy that refuses the tunnel is an [`Error::Transport`], an
+//! unusable proxy URL an [`Error::Config`]. Environment variables (`HTTPS_PROXY`, …) are not
+//! read: pass the URL explicitly. Without a proxy, nothing changes.
+//!
+//! ```no_run
+//! # fn run() -> Result<(), tableau_auth_hyper::Error> {
+//! let client = tableau_auth_hyper::Client::builder("https://tableau.example.com")
+//!     .proxy("http://proxy.corp:3128")
+//!     .build()?;
+//! # drop(client); Ok(()) }
+//! ```
+//!
 //! ## Quick start: one client, signed in once
 //!
 //! (This runs against the fake Tableau server of the workspace's tests; with a real server,
@@ -145,7 +166,7 @@
 //!   your own REST calls, [`Client::renew`], [`Client::spawn_renewal`] ([`RenewalTask`]),
 //!   [`Client::switch_site`], [`Client::trusted_ticket`], [`Client::server_info`],
 //!   [`Client::sign_out`]; [`Client::hyper_client`] ([`HyperClient`]) for your own requests
-//!   over the same pool.
+//!   over the same pool; [`ClientBuilder::proxy`] ([`ProxyConnector`]) for an HTTP proxy.
 //! * [`SessionEvent`], [`RenewReason`], [`EventCallback`]: what happened to the session, for
 //!   logs and counters (also emitted through `tracing`).
 //! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* async transport;
@@ -212,7 +233,7 @@ pub use tableau_auth_proto::http;
 /// tower, re-exported so that versions always match (feature `tower`).
 #[cfg(feature = "tower")]
 pub use tower;
-pub use transport::HyperClient;
+pub use transport::{HyperClient, ProxyConnector};
 /// The transport crates, re-exported so that versions always match.
 pub use {bytes, http_body_util, hyper, hyper_util};
 
