@@ -416,11 +416,9 @@ impl Shared {
     /// Superseded or expired (see [`SessionEvent::Superseded`]); reports it once per
     /// generation, and only for the generation in use.
     pub(crate) fn note_end(&self, ended: &Current, at: Instant) -> EndReason {
-        let (deadline, _) = ended.renew_at(self.last_used());
-        let reason = if at < deadline {
-            EndReason::Superseded
-        } else {
-            EndReason::Expired
+        let reason = match ended.schedule.rejection_reason(self.last_used(), at) {
+            RenewReason::Superseded => EndReason::Superseded,
+            _ => EndReason::Expired,
         };
         let generation = ended.generation;
         if self.latest_generation.load(Ordering::Acquire) == generation

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::lifecycle::RenewReason;
+
 /// Why [`crate::Session::poll_timeout`] asks for a new sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -74,6 +76,18 @@ impl RenewalSchedule {
         .filter_map(|(at, why)| at.map(|at| (before(at), why)))
         .min_by_key(|(at, _)| *at)
     }
+
+    /// Why the server rejected this session (`401002`) at `at`, as far as the client's clock can
+    /// tell, given its last use at `last_used`: [`RenewReason::Superseded`] when a deadline of
+    /// [`RenewalSchedule::renew_at`] exists and was still ahead (another sign-in with the same
+    /// PAT, a sign-out elsewhere, a server restart), [`RenewReason::Expired`] otherwise. A
+    /// heuristic: it knows only the limits the client was configured with.
+    pub fn rejection_reason(&self, last_used: Instant, at: Instant) -> RenewReason {
+        match self.renew_at(last_used) {
+            Some((deadline, _)) if at < deadline => RenewReason::Superseded,
+            _ => RenewReason::Expired,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +138,26 @@ mod tests {
     }
 
     #[test]
+    fn a_rejection_before_every_deadline_is_superseded_after_one_expired() {
+        let start = Instant::now();
+        let s = schedule(start);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            s.rejection_reason(start, start + hour),
+            RenewReason::Superseded
+        );
+        assert_eq!(
+            s.rejection_reason(start, start + 4 * hour),
+            RenewReason::Expired
+        );
+        // Used recently: the idle deadline moved, so the same instant is superseded.
+        assert_eq!(
+            s.rejection_reason(start + 3 * hour, start + 4 * hour),
+            RenewReason::Superseded
+        );
+    }
+
+    #[test]
     fn deadlines_beyond_instant_are_none() {
         let start = Instant::now();
         let s = RenewalSchedule {
@@ -132,5 +166,6 @@ mod tests {
             ..schedule(start)
         };
         assert_eq!(s.renew_at(start), None);
+        assert_eq!(s.rejection_reason(start, start), RenewReason::Expired);
     }
 }

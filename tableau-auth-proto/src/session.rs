@@ -13,6 +13,7 @@ use crate::error::{Error, Misuse};
 use crate::event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 use crate::expiry::{Expiry, RenewalSchedule};
 use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
+use crate::lifecycle::RenewReason;
 use crate::redirect;
 use crate::response::Verdict;
 use crate::response::{error_from_response, foreign};
@@ -562,6 +563,15 @@ impl Session {
             credentials_expire_at: active.info.credentials_expire_at,
             margin: self.config.expiry_margin,
         })
+    }
+
+    /// Why the server rejected the session at `at` (see [`RenewalSchedule::rejection_reason`]),
+    /// the idle limit counted from the last [`Session::touch`]; `Expired` when not signed in.
+    pub fn rejection_reason(&self, at: Instant) -> RenewReason {
+        match (&self.active, self.renewal_schedule()) {
+            (Some(active), Some(schedule)) => schedule.rejection_reason(active.last_used, at),
+            _ => RenewReason::Expired,
+        }
     }
 
     /// Whether [`Session::poll_timeout`] has passed at `now` (or there is no session).

@@ -424,20 +424,11 @@ impl Client {
             };
             if e.is_reauth_needed() {
                 // Superseded when, by our clock, none of the session's deadlines had come.
-                let now = Instant::now();
-                let superseded = self
-                    .session
-                    .poll_timeout()
-                    .is_some_and(|(deadline, _)| now < deadline);
-                self.events.rejected(superseded);
+                let reason = self.session.rejection_reason(Instant::now());
+                self.events.rejected(reason);
                 if reauthenticated || self.sign_in.is_none() {
                     return Err(e.into());
                 }
-                let reason = if superseded {
-                    RenewReason::Superseded
-                } else {
-                    RenewReason::Expired
-                };
                 self.reauthenticate(reason)?;
                 reauthenticated = true;
             } else if e.is_retryable() {

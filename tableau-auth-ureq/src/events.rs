@@ -58,14 +58,13 @@ impl Events {
         });
     }
 
-    /// The server rejected the current session: superseded when, by the client's clock, none
-    /// of its deadlines had come yet.
-    pub(crate) fn rejected(&self, superseded: bool) {
+    /// The server rejected the current session (superseded or expired, by the core's
+    /// [`tableau_auth_proto::Session::rejection_reason`]).
+    pub(crate) fn rejected(&self, reason: RenewReason) {
         let generation = self.generation;
-        self.emit(&if superseded {
-            SessionEvent::Superseded { generation }
-        } else {
-            SessionEvent::Expired { generation }
+        self.emit(&match reason {
+            RenewReason::Superseded => SessionEvent::Superseded { generation },
+            _ => SessionEvent::Expired { generation },
         });
     }
 
