@@ -274,9 +274,30 @@ pub struct Config {
     pub(crate) expiry_margin: Duration,
     pub(crate) idle_limit: Duration,
     pub(crate) lifetime_limit: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) reauthenticate: bool,
+    pub(crate) renew_before_expiry: bool,
+}
+
+/// The caps of the [`crate::Policy`] on waiting out a throttled (429) or unavailable (503)
+/// server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    /// How many times one call retries.
+    pub(crate) max_retries: u32,
+    /// The longest one call waits in all.
+    pub(crate) max_wait: Duration,
+    /// The wait when the server sends no usable `Retry-After`.
+    pub(crate) default_delay: Duration,
 }
 
 impl Config {
+    /// The default number of retries of one call on 429/503: 3.
+    pub const DEFAULT_MAX_RETRIES: u32 = 3;
+    /// The default cap on one call's total wait on 429/503: 60 s.
+    pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+    /// The wait on a 429/503 without a usable `Retry-After`: 1 s.
+    pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
     /// The default limit on a response body: 1 MiB, far above any authentication response.
     pub const DEFAULT_MAX_BODY: usize = 1 << 20;
     /// The default idle limit assumed for a session: 120 minutes. Tableau Cloud's is 120
@@ -299,7 +320,20 @@ impl Config {
             expiry_margin: Self::DEFAULT_EXPIRY_MARGIN,
             idle_limit: Self::DEFAULT_IDLE_LIMIT,
             lifetime_limit: None,
+            retry: RetryPolicy {
+                max_retries: Self::DEFAULT_MAX_RETRIES,
+                max_wait: Self::DEFAULT_MAX_RETRY_WAIT,
+                default_delay: Self::DEFAULT_RETRY_DELAY,
+            },
+            reauthenticate: true,
+            renew_before_expiry: true,
         }
+    }
+
+    /// How long the policy pauses proactive renewal after a failed attempt (the old token is
+    /// still used meanwhile): a quarter of the expiry margin, between 250 ms and 30 s.
+    pub fn renewal_backoff(&self) -> Duration {
+        (self.expiry_margin / 4).clamp(Duration::from_millis(250), Duration::from_secs(30))
     }
 
     /// The server's base URL as configured (normalised: lower-case host, no trailing `/`).
@@ -362,9 +396,43 @@ pub struct ConfigBuilder {
     expiry_margin: Duration,
     idle_limit: Duration,
     lifetime_limit: Option<Duration>,
+    retry: RetryPolicy,
+    reauthenticate: bool,
+    renew_before_expiry: bool,
 }
 
 impl ConfigBuilder {
+    /// The [`crate::Policy`]'s caps on a throttled (429) or unavailable (503) server: each call
+    /// retries at most `max_retries` times and waits at most `max_total_wait` in all (defaults
+    /// [`Config::DEFAULT_MAX_RETRIES`], [`Config::DEFAULT_MAX_RETRY_WAIT`]). A wait beyond
+    /// them ends the call with [`crate::Error::Throttled`], which names the wait.
+    pub fn retries(mut self, max_retries: u32, max_total_wait: Duration) -> Self {
+        self.retry.max_retries = max_retries;
+        self.retry.max_wait = max_total_wait;
+        self
+    }
+
+    /// The wait on a 429/503 that has no usable `Retry-After` (default
+    /// [`Config::DEFAULT_RETRY_DELAY`]).
+    pub fn default_retry_delay(mut self, delay: Duration) -> Self {
+        self.retry.default_delay = delay;
+        self
+    }
+
+    /// Whether the [`crate::Policy`] signs in again (once per call) when the server rejects the
+    /// session (`401002`); default on. Off: the rejection is [`crate::Error::SessionEnded`].
+    pub fn reauthenticate(mut self, on: bool) -> Self {
+        self.reauthenticate = on;
+        self
+    }
+
+    /// Whether the [`crate::Policy`] signs in again shortly before the session's estimated
+    /// end (default on).
+    pub fn renew_before_expiry(mut self, on: bool) -> Self {
+        self.renew_before_expiry = on;
+        self
+    }
+
     /// Uses this API version for everything instead of asking the server first.
     pub fn api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = Some(version);
@@ -452,6 +520,9 @@ impl ConfigBuilder {
             expiry_margin: self.expiry_margin,
             idle_limit: self.idle_limit,
             lifetime_limit: self.lifetime_limit,
+            retry: self.retry,
+            reauthenticate: self.reauthenticate,
+            renew_before_expiry: self.renew_before_expiry,
         })
     }
 }

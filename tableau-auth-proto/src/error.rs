@@ -13,10 +13,11 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 
 use crate::config::{ConfigError, Format};
+use crate::expiry::Ended;
 use crate::version::{ApiVersion, Feature};
 
 /// Everything that can go wrong in the core.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with a Tableau error (`<error code summary detail>`).
@@ -89,6 +90,50 @@ pub enum Error {
          server's VizQL logs"
     )]
     TicketRefused,
+    /// The server rejected the session and the [`crate::Policy`] could not make it good: the
+    /// replay after one re-authentication was rejected too, or re-authentication is off or has
+    /// no credentials. Never retried further.
+    #[error("the Tableau session has ended ({reason}): {source}")]
+    SessionEnded {
+        /// Superseded or expired.
+        reason: Ended,
+        /// The server's rejection.
+        source: Box<Error>,
+    },
+    /// Signing in again, which this call needed (its session was rejected, due, or missing),
+    /// failed; the sign-in may have been made for another caller of the same session.
+    #[error("signing in again for the session failed: {0}")]
+    SignInFailed(Box<Error>),
+    /// The server throttled (429) or was unavailable (503) beyond the policy's caps on retries
+    /// and total wait ([`crate::ConfigBuilder::retries`]).
+    #[error(
+        "the server is throttling (HTTP {}) and asks to wait {} s more; the retry cap is {max_retries} \
+         retries and {} s in all ({retries} retries and {} s waited so far): {source}",
+        .status.as_u16(), .wait.as_secs_f32(), .max_wait.as_secs_f32(), .waited.as_secs_f32()
+    )]
+    Throttled {
+        /// 429 or 503.
+        status: StatusCode,
+        /// The wait the server asked for (`Retry-After`, or the default delay).
+        wait: Duration,
+        /// How long this call had already waited.
+        waited: Duration,
+        /// How many times this call had already retried.
+        retries: u32,
+        /// The configured cap on retries.
+        max_retries: u32,
+        /// The configured cap on the total wait.
+        max_wait: Duration,
+        /// The server's answer.
+        source: Box<Error>,
+    },
+    /// The transport failed on an exchange that another caller of the session ran (its own
+    /// error went to that caller); the adapter's description, secrets excluded.
+    #[error("the transport failed: {message}")]
+    Transport {
+        /// What the adapter reported.
+        message: String,
+    },
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -145,23 +190,71 @@ impl Error {
                 location: redactor.scrub(location),
                 refusal,
             },
+            Self::SessionEnded { reason, source } => Self::SessionEnded {
+                reason,
+                source: Box::new(source.scrubbed(redactor)),
+            },
+            Self::SignInFailed(source) => Self::SignInFailed(Box::new(source.scrubbed(redactor))),
+            Self::Throttled {
+                status,
+                wait,
+                waited,
+                retries,
+                max_retries,
+                max_wait,
+                source,
+            } => Self::Throttled {
+                status,
+                wait,
+                waited,
+                retries,
+                max_retries,
+                max_wait,
+                source: Box::new(source.scrubbed(redactor)),
+            },
+            Self::Transport { message } => Self::Transport {
+                message: redactor.scrub(message),
+            },
             other => other,
         }
     }
 
-    /// Tableau's error code (`"401002"`), when the server sent one.
-    pub fn code(&self) -> Option<&str> {
+    /// The server's answer behind a policy error ([`Error::SessionEnded`],
+    /// [`Error::SignInFailed`], [`Error::Throttled`]); the error itself otherwise.
+    pub fn root(&self) -> &Self {
         match self {
+            Self::SessionEnded { source, .. }
+            | Self::SignInFailed(source)
+            | Self::Throttled { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Tableau's error code (`"401002"`), when the server sent one (also behind a policy
+    /// error: see [`Error::root`]).
+    pub fn code(&self) -> Option<&str> {
+        match self.root() {
             Self::Api(e) => Some(&e.code),
             _ => None,
         }
     }
 
-    /// The HTTP status of the response this error came from, if any.
+    /// The HTTP status of the response this error came from, if any (also behind a policy
+    /// error).
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
+        match self.root() {
             Self::Api(e) => Some(e.status),
             Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Why the session ended, for [`Error::SessionEnded`] (also behind
+    /// [`Error::SignInFailed`]).
+    pub fn ended(&self) -> Option<Ended> {
+        match self {
+            Self::SessionEnded { reason, .. } => Some(*reason),
+            Self::SignInFailed(source) => source.ended(),
             _ => None,
         }
     }
@@ -169,6 +262,8 @@ impl Error {
     /// Whether signing in again (once) and replaying the request may help: the session token is
     /// missing, expired, signed out, revoked or superseded (`401000`, `401002`, `401003`,
     /// `401004`, or a 401 without a Tableau body). Never true for `401001` (bad credentials).
+    /// Policy errors ([`Error::SessionEnded`] and kin) answer `false`: the policy already signed
+    /// in again once.
     pub fn is_reauth_needed(&self) -> bool {
         match self {
             Self::Api(e) => e.is_reauth_needed(),
@@ -177,7 +272,8 @@ impl Error {
         }
     }
 
-    /// Whether waiting and trying again may help (HTTP 429 and 503).
+    /// Whether waiting and trying again may help (HTTP 429 and 503; [`Error::Throttled`] too,
+    /// after a longer wait than the policy's cap).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.status(),
@@ -190,6 +286,7 @@ impl Error {
         match self {
             Self::Api(e) => e.retry_after,
             Self::Status { retry_after, .. } => *retry_after,
+            Self::Throttled { source, .. } => source.retry_after(),
             _ => None,
         }
     }
@@ -329,6 +426,9 @@ pub enum Misuse {
     /// `start` was called while an exchange is in flight; finish it or call `abort`.
     #[error("an exchange is already in flight: feed its responses to handle_response, or abort it")]
     ExchangeInFlight,
+    /// A [`crate::Policy`] call id that is unknown or already finished.
+    #[error("no such call: it finished or was cancelled")]
+    UnknownCall,
     /// `handle_response` was called with no exchange in flight.
     #[error("no exchange is in flight: call start first")]
     NoExchange,

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::lifecycle::RenewReason;
 
 /// Why [`crate::Session::poll_timeout`] asks for a new sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,23 +27,41 @@ impl Expiry {
     }
 }
 
-/// A signed-in session's deadlines as plain values ([`crate::Session::renewal_schedule`]).
-///
-/// An adapter that copies the session out of its lock (to read it from many tasks at once)
-/// keeps this and asks [`RenewalSchedule::renew_at`] with its own record of the last use: the
-/// answer is exactly the one [`crate::Session::poll_timeout`] gives.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use tableau_auth_proto::{Config, Expiry, Session};
-///
-/// let config = Config::builder("https://tableau.example.com").build()?;
-/// let session = Session::new(config);
-/// assert!(session.renewal_schedule().is_none(), "no schedule before a sign-in");
-/// # Ok::<(), tableau_auth_proto::Error>(())
-/// ```
+/// Why the server rejected a session (`401002` and kin), as far as the client's clock can tell.
+/// The one vocabulary for a session's end: events, renewal reasons and errors all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Ended {
+    /// Every deadline the client knows of was still ahead: someone else ended it. Usually
+    /// another sign-in with the same personal access token (Tableau keeps one session per PAT);
+    /// also a sign-out of the same token elsewhere, an administrator, or a server restart. A
+    /// heuristic: a server whose idle limit is shorter than the configured one reports its
+    /// expiries as superseded.
+    Superseded,
+    /// The rejection came at or after one of the session's deadlines.
+    Expired,
+}
+
+impl Ended {
+    /// `"superseded"` or `"expired"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Superseded => "superseded",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A signed-in session's deadlines as plain values: the idle limit counted from the last use,
+/// the lifetime limit and the credentials' expiry, each brought forward by the margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RenewalSchedule {
+pub(crate) struct RenewalSchedule {
     pub(crate) signed_in_at: Instant,
     pub(crate) idle_limit: Duration,
     pub(crate) lifetime_at: Option<Instant>,
@@ -54,7 +71,7 @@ pub struct RenewalSchedule {
 
 impl RenewalSchedule {
     /// When the sign-in's response was handed to the session.
-    pub fn signed_in_at(&self) -> Instant {
+    pub(crate) fn signed_in_at(&self) -> Instant {
         self.signed_in_at
     }
 
@@ -62,7 +79,7 @@ impl RenewalSchedule {
     /// earliest of the idle limit (from the last use, or the sign-in if later), the lifetime
     /// limit and the credentials' expiry, each brought forward by the expiry margin. `None` when
     /// every deadline lies beyond what [`Instant`] can represent (no deadline at all).
-    pub fn renew_at(&self, last_used: Instant) -> Option<(Instant, Expiry)> {
+    pub(crate) fn renew_at(&self, last_used: Instant) -> Option<(Instant, Expiry)> {
         let before = |deadline: Instant| deadline.checked_sub(self.margin).unwrap_or(deadline);
         let idle = last_used
             .max(self.signed_in_at)
@@ -78,14 +95,14 @@ impl RenewalSchedule {
     }
 
     /// Why the server rejected this session (`401002`) at `at`, as far as the client's clock can
-    /// tell, given its last use at `last_used`: [`RenewReason::Superseded`] when a deadline of
+    /// tell, given its last use at `last_used`: [`Ended::Superseded`] when a deadline of
     /// [`RenewalSchedule::renew_at`] exists and was still ahead (another sign-in with the same
-    /// PAT, a sign-out elsewhere, a server restart), [`RenewReason::Expired`] otherwise. A
+    /// PAT, a sign-out elsewhere, a server restart), [`Ended::Expired`] otherwise. A
     /// heuristic: it knows only the limits the client was configured with.
-    pub fn rejection_reason(&self, last_used: Instant, at: Instant) -> RenewReason {
+    pub(crate) fn rejection_reason(&self, last_used: Instant, at: Instant) -> Ended {
         match self.renew_at(last_used) {
-            Some((deadline, _)) if at < deadline => RenewReason::Superseded,
-            _ => RenewReason::Expired,
+            Some((deadline, _)) if at < deadline => Ended::Superseded,
+            _ => Ended::Expired,
         }
     }
 }
@@ -144,16 +161,16 @@ mod tests {
         let hour = Duration::from_secs(3600);
         assert_eq!(
             s.rejection_reason(start, start + hour),
-            RenewReason::Superseded
+            Ended::Superseded
         );
         assert_eq!(
             s.rejection_reason(start, start + 4 * hour),
-            RenewReason::Expired
+            Ended::Expired
         );
         // Used recently: the idle deadline moved, so the same instant is superseded.
         assert_eq!(
             s.rejection_reason(start + 3 * hour, start + 4 * hour),
-            RenewReason::Superseded
+            Ended::Superseded
         );
     }
 
@@ -166,6 +183,6 @@ mod tests {
             ..schedule(start)
         };
         assert_eq!(s.renew_at(start), None);
-        assert_eq!(s.rejection_reason(start, start), RenewReason::Expired);
+        assert_eq!(s.rejection_reason(start, start), Ended::Expired);
     }
 }

@@ -12,7 +12,7 @@ use crate::jwt::ConnectedApp;
 
 /// One thing to do against the server. Each runs as a single exchange (possibly several
 /// requests: a version probe, a redirect) and ends in one [`crate::Event`] or one error.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Intent {
     /// Ask the server its product and REST API versions (anonymous).

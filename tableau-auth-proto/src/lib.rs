@@ -119,13 +119,14 @@
 //! | What | Items |
 //! | --- | --- |
 //! | Configuration | [`Config`], [`ConfigBuilder`], [`Format`], [`ApiVersion`], [`ConfigError`] |
-//! | The state machine | [`Session`], [`Step`], [`Expiry`], [`RenewalSchedule`], [`Origin`], [`X_TABLEAU_AUTH`] |
+//! | The state machine (one exchange) | [`Session`], [`Step`], [`Origin`], [`X_TABLEAU_AUTH`] |
+//! | The session policy (many calls) | [`Policy`], [`Call`], [`CallId`], [`Action`], [`Outcome`], [`Inputs`], [`Snapshot`], [`Grant`], [`Expiry`], [`Ended`] |
 //! | Intents (inputs) | [`Intent`], [`SignIn`], [`Credentials`], [`MintInputs`], [`TicketRequest`], [`SiteContentUrl`] |
 //! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`CurrentSession`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
 //! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
 //! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
 //! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
-//! | Lifecycle (what adapters report) | [`lifecycle::SessionEvent`], [`lifecycle::RenewReason`] |
+//! | Lifecycle (what the policy reports) | [`lifecycle::SessionEvent`], [`lifecycle::RenewReason`] |
 //! | Secrets | [`secret`]: [`secret::AuthToken`], [`secret::TicketValue`], [`secret::ExposeSecret`] |
 //! | Fuzzing (feature `fuzzing`) | `fuzzing` |
 //!
@@ -201,6 +202,7 @@ mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
 pub mod lifecycle;
+mod policy;
 mod redirect;
 mod response;
 pub mod secret;
@@ -215,7 +217,8 @@ pub mod fuzzing;
 pub use config::{Config, ConfigBuilder, ConfigError, Format, Origin};
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
 pub use event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
-pub use expiry::{Expiry, RenewalSchedule};
+pub use expiry::{Ended, Expiry};
+pub use policy::{Action, Call, CallId, Grant, Inputs, Outcome, Policy, Snapshot};
 pub use intent::{
     Credentials, Intent, InvalidLuid, MintInputs, SignIn, SiteContentUrl, SiteId, TicketRequest,
     UserId,

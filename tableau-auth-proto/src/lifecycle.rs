@@ -1,27 +1,27 @@
-//! The lifecycle of a client's session as adapters report it: signed in, renewed, superseded
-//! or expired, throttled, signed out. Plain data, shared by the adapters so that their logs and
-//! callbacks speak one vocabulary.
+//! The lifecycle of a session as the [`crate::Policy`] reports it: signed in, renewed, ended
+//! (superseded or expired), throttled, signed out. Plain data, produced by the core
+//! ([`crate::Policy::poll_event`]) and forwarded by every adapter, to its callback and its logs,
+//! so that they all speak one vocabulary.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 
 use crate::event::SignOut;
+pub use crate::expiry::Ended;
 use crate::expiry::Expiry;
 
-/// Why a client replaced its session with a new sign-in of its own.
+/// Why the policy replaced its session with a new sign-in of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RenewReason {
-    /// Proactively, shortly before this limit ([`crate::Session::poll_timeout`]).
+    /// Proactively, shortly before this limit.
     Expiring(Expiry),
-    /// The server rejected the token and it could not have expired: see
-    /// [`SessionEvent::Superseded`].
-    Superseded,
-    /// The server rejected the token at or after one of its limits.
-    Expired,
-    /// The caller asked for a new session (e.g. `renew()` of the async client).
+    /// The server rejected the token (`401002` and kin), for this reason.
+    Rejected(Ended),
+    /// The caller asked for a new session.
     Requested,
 }
 
@@ -30,62 +30,48 @@ impl RenewReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Expiring(e) => e.as_str(),
-            Self::Superseded => "superseded",
-            Self::Expired => "expired",
+            Self::Rejected(ended) => ended.as_str(),
             Self::Requested => "requested",
         }
     }
 }
 
-/// Something that happened to a client's session: the vocabulary both adapters report in
-/// (`tableau-auth-hyper` through `tracing` and a callback, `tableau-auth-ureq` through a
-/// callback), and that an SDK driving the core itself can reuse. No variant carries a secret.
+/// Something that happened to a session. No variant carries a secret.
 ///
-/// Generations count the sign-ins of one client (a site switch, which brings a new token,
-/// included): the first is 1.
+/// Generations count the sessions of one policy: every sign-in (a renewal and a site switch,
+/// which brings a new token, included) makes the next one; the first is 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionEvent {
-    /// A sign-in asked for by the caller (or the first use of credentials given to a client's
-    /// builder) succeeded; also a site switch, which brings a new token.
+    /// A sign-in the caller asked for (or the first use of kept credentials) succeeded; also a
+    /// site switch, which brings a new token.
     SignedIn {
         /// The new session's generation.
         generation: u64,
     },
-    /// The client signed in again on its own (or because the caller asked it to).
+    /// The policy signed in again on its own (or because the caller asked it to).
     Renewed {
         /// The new session's generation.
         generation: u64,
         /// Why.
         reason: RenewReason,
     },
-    /// The server rejected the session of `generation` (`401002` and kin) although, by the
-    /// client's clock, it could not have expired: every deadline of
-    /// [`crate::Session::poll_timeout`] (the idle limit counted from
-    /// the last successful response, the lifetime limit, the credentials' expiry, each minus
-    /// the expiry margin) was still ahead when the rejection arrived. Usually another sign-in
-    /// with the same personal access token (Tableau keeps one session per PAT); also a sign-out
-    /// of the same token elsewhere, an administrator, or a server restart. The heuristic only
-    /// knows the limits it was configured with: a server whose idle limit is shorter than the
-    /// client's `idle_limit` reports its expiries as superseded.
-    Superseded {
+    /// The server rejected the session of `generation`; reported once per generation.
+    Ended {
         /// The generation that ended.
         generation: u64,
+        /// Superseded or expired (see [`Ended`]).
+        reason: Ended,
     },
-    /// The server rejected the session of `generation` at or after one of its deadlines.
-    Expired {
-        /// The generation that ended.
-        generation: u64,
-    },
-    /// The server throttled (429) or was unavailable (503); the client waits this long before
-    /// sending again (the async client: every task, and once per window, not per task).
+    /// The server throttled (429) or was unavailable (503). Every caller of the session waits
+    /// until the window ends; reported once per window, not per caller.
     Throttled {
-        /// The wait (the server's `Retry-After`, or 1 s; the async client adds jitter).
+        /// The wait (the server's `Retry-After`, or the default delay, plus jitter).
         delay: Duration,
         /// 429 or 503.
         status: StatusCode,
     },
-    /// A renewal (proactive or after a rejection) failed.
+    /// A renewal (proactive, after a rejection, or asked for) failed.
     RenewalFailed {
         /// The generation that was to be replaced (0: none yet).
         generation: u64,
@@ -99,6 +85,59 @@ pub enum SessionEvent {
         /// How the server answered.
         outcome: SignOut,
     },
+}
+
+impl SessionEvent {
+    /// Whether the event deserves a warning in logs (superseded sessions, throttling, failed
+    /// renewals) rather than an informational line.
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Self::Ended {
+                reason: Ended::Superseded,
+                ..
+            } | Self::Throttled { .. }
+                | Self::RenewalFailed { .. }
+        )
+    }
+}
+
+impl fmt::Display for SessionEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SignedIn { generation } => write!(f, "signed in (generation {generation})"),
+            Self::Renewed { generation, reason } => write!(
+                f,
+                "session renewed (generation {generation}, {})",
+                reason.as_str()
+            ),
+            Self::Ended {
+                generation,
+                reason: Ended::Superseded,
+            } => write!(
+                f,
+                "session superseded (generation {generation}): ended by someone else, e.g. \
+                 another sign-in with the same PAT"
+            ),
+            Self::Ended {
+                generation,
+                reason: Ended::Expired,
+            } => write!(f, "session expired (generation {generation})"),
+            Self::Throttled { delay, status } => write!(
+                f,
+                "throttled by the server (HTTP {}): every caller waits {} ms",
+                status.as_u16(),
+                delay.as_millis()
+            ),
+            Self::RenewalFailed { generation, error } => {
+                write!(f, "renewal of generation {generation} failed: {error}")
+            }
+            Self::SignedOut {
+                generation,
+                outcome,
+            } => write!(f, "signed out (generation {generation}, {outcome:?})"),
+        }
+    }
 }
 
 /// A callback that receives every [`SessionEvent`] of a client. It runs on the thread or task

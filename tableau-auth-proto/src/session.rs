@@ -13,7 +13,6 @@ use crate::error::{Error, Misuse};
 use crate::event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 use crate::expiry::{Expiry, RenewalSchedule};
 use crate::intent::{Credentials, Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
-use crate::lifecycle::RenewReason;
 use crate::redirect;
 use crate::response::Verdict;
 use crate::response::{error_from_response, foreign};
@@ -549,9 +548,8 @@ impl Session {
         self.renewal_schedule()?.renew_at(active.last_used)
     }
 
-    /// The signed-in session's deadlines as plain values, for an adapter that keeps its own
-    /// record of the last use (see [`RenewalSchedule`]); `None` when not signed in.
-    pub fn renewal_schedule(&self) -> Option<RenewalSchedule> {
+    /// The signed-in session's deadlines as plain values; `None` when not signed in.
+    pub(crate) fn renewal_schedule(&self) -> Option<RenewalSchedule> {
         let active = self.active.as_ref()?;
         Some(RenewalSchedule {
             signed_in_at: active.signed_in_at,
@@ -563,20 +561,6 @@ impl Session {
             credentials_expire_at: active.info.credentials_expire_at,
             margin: self.config.expiry_margin,
         })
-    }
-
-    /// Why the server rejected the session at `at` (see [`RenewalSchedule::rejection_reason`]),
-    /// the idle limit counted from the last [`Session::touch`]; `Expired` when not signed in.
-    pub fn rejection_reason(&self, at: Instant) -> RenewReason {
-        match (&self.active, self.renewal_schedule()) {
-            (Some(active), Some(schedule)) => schedule.rejection_reason(active.last_used, at),
-            _ => RenewReason::Expired,
-        }
-    }
-
-    /// Whether [`Session::poll_timeout`] has passed at `now` (or there is no session).
-    pub fn needs_sign_in(&self, now: Instant) -> bool {
-        self.poll_timeout().is_none_or(|(at, _)| now >= at)
     }
 
     /// Tells what a response to the caller's own authorized REST call means, so that no adapter

@@ -675,7 +675,6 @@ fn poll_timeout_tracks_idle_lifetime_and_credential_expiry() {
         .unwrap();
     let mut s = Session::new(cfg.clone());
     assert_eq!(s.poll_timeout(), None);
-    assert!(s.needs_sign_in(t0()));
     let (_, _) = drive(
         &mut s,
         sign_in(pat(), "").into(),
@@ -696,8 +695,6 @@ fn poll_timeout_tracks_idle_lifetime_and_credential_expiry() {
         t0() + Duration::from_secs(149 * 60),
         "time never goes back"
     );
-    assert!(!s.needs_sign_in(t0() + Duration::from_secs(148 * 60)));
-    assert!(s.needs_sign_in(t0() + Duration::from_secs(149 * 60)));
 
     let cfg = Config::builder(BASE)
         .api_version(ApiVersion::new(3, 25))

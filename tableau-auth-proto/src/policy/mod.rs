@@ -1,0 +1,891 @@
+//! The session policy: every decision about a session that outlives one exchange.
+
+mod snapshot;
+mod throttle;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderMap, Request, Response, StatusCode};
+
+use crate::config::Config;
+use crate::error::{Error, Misuse};
+use crate::event::{Event, SignOut};
+use crate::expiry::Ended;
+use crate::intent::{Intent, SignIn};
+use crate::lifecycle::{RenewReason, SessionEvent};
+use crate::response::Verdict;
+use crate::secret::Redactor;
+use crate::session::{Session, Step};
+
+pub use snapshot::{Grant, Snapshot};
+use snapshot::Pulse;
+use throttle::{Budget, Decision};
+
+/// What a driver supplies with every step: the time on both clocks, and fresh random bytes
+/// (for the jitter of a throttle window and the ID of a connected-app JWT).
+#[derive(Clone, Copy)]
+pub struct Inputs {
+    /// The monotonic clock.
+    pub now: Instant,
+    /// The wall clock (JWT claims, `Retry-After` dates).
+    pub wall: SystemTime,
+    /// 16 bytes from a CSPRNG (a test may pass fixed ones).
+    pub random: [u8; 16],
+}
+
+impl Inputs {
+    /// Inputs from these readings.
+    pub fn new(now: Instant, wall: SystemTime, random: [u8; 16]) -> Self {
+        Self { now, wall, random }
+    }
+}
+
+impl fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inputs")
+            .field("now", &self.now)
+            .field("wall", &self.wall)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One caller's call, from [`Policy::begin`] to [`Action::Done`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallId(u64);
+
+/// What a caller wants of the session.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Call {
+    /// One exchange of the session. A [`Intent::SignIn`] signs out a session held before, and
+    /// keeps its credentials for later sign-ins; [`Intent::SwitchSite`] and
+    /// [`Intent::CurrentSession`] are kept alive like [`Call::Request`]s.
+    Intent(Intent),
+    /// The caller's own request, authorized with the session's token: signed in first when
+    /// there is no session (with the kept credentials) or it is due for renewal, signed in
+    /// again once and replayed once when the server rejects it, retried after a throttle. Any
+    /// other failure ends the call with a typed error.
+    Request,
+    /// A request passing through a middleware: like [`Call::Request`], but a failure is
+    /// delivered as the server's answer ([`Outcome::Deliver`]), except a session that stays
+    /// rejected ([`Error::SessionEnded`]).
+    Forward,
+    /// A live session to use: signs in or renews first when needed.
+    Ready,
+    /// A new sign-in with the kept credentials, unless another one happened since the call
+    /// began (the caller asked for a new session).
+    Renew,
+    /// The renewal timer: renews the session if it is due ([`Policy::poll_timeout`]).
+    Maintain,
+}
+
+/// What the driver does next for a call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Send this request and give the answer to [`Policy::handle_response`] (or a transport
+    /// failure to [`Policy::transport_failed`]).
+    Send(Request<Vec<u8>>),
+    /// Send the caller's own request, authorized with this grant, and give the answer to
+    /// [`Policy::handle_reply`] unless [`Grant::completes`] says it is final.
+    Authorize(Grant),
+    /// Poll again at this instant (a throttle window).
+    WaitUntil(Instant),
+    /// Another call of this policy runs the exchange this one waits for: poll again once it
+    /// made progress (after its next `handle_*`, `transport_failed` or `cancel`).
+    Wait,
+    /// The call is over.
+    Done(Outcome),
+}
+
+/// How a call ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The intent's event.
+    Event(Event),
+    /// The live session ([`Call::Ready`], [`Call::Renew`]).
+    Ready(Arc<Snapshot>),
+    /// Nothing was due ([`Call::Maintain`]).
+    Idle,
+    /// The last answer to the caller's own request is the call's answer.
+    Deliver,
+    /// The call failed.
+    Failed(Error),
+    /// End the call with the transport error the driver reported.
+    TransportError,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Intent(Intent),
+    Request,
+    Forward,
+    Ready,
+    Renew { seen: u64 },
+    Maintain,
+}
+
+/// Why a call runs an exchange of the session.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// A sign-in with the kept credentials: the first (`None`) or a renewal.
+    SignIn(Option<RenewReason>),
+    /// The sign-out of the old session before an explicit sign-in.
+    SignOutFirst,
+    /// The call's own intent.
+    Intent,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    purpose: Purpose,
+    /// The sign-in attempt's number, or the attempt count when the exchange started.
+    attempt: u64,
+    generation: u64,
+    sent_at: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rejection {
+    generation: u64,
+    ticket: u64,
+    reason: Ended,
+}
+
+#[derive(Debug)]
+struct CallState {
+    kind: Kind,
+    budget: Budget,
+    /// The attempt count when the call began.
+    ticket: u64,
+    outbox: Option<Request<Vec<u8>>>,
+    running: Option<Running>,
+    done: Option<Outcome>,
+    rejected: Option<Rejection>,
+    replayed: bool,
+    renewal_tried: bool,
+    signed_out_first: bool,
+}
+
+/// The most steps one `poll` takes before it returns (each is a decision that needs no IO).
+const MAX_STEPS: usize = 16;
+
+/// The session policy for any number of concurrent calls: every decision about a session
+/// that outlives one exchange, made once, here, for every driver.
+/// here, for every driver.
+///
+/// A [`Session`] runs one exchange at a time. A [`Policy`] owns a session and the rules around
+/// it, for any number of concurrent *calls*:
+///
+/// * **throttling**: a `429`/`503` on any exchange (sign-in, sign-out, switch site, server
+///   info, tickets, the caller's own requests) opens one window for the whole session, of the
+///   server's `Retry-After` (seconds or a date) or a default delay, plus jitter from the
+///   caller's random bytes; every call waits for it, and each call's retries and total wait are
+///   capped ([`crate::ConfigBuilder::retries`]; beyond: [`Error::Throttled`]);
+/// * **re-authentication**: a rejected session (`401002` and kin) is signed in again at most
+///   once per generation, whatever the number of calls rejected with it; each call replays
+///   once, and a second rejection is [`Error::SessionEnded`] (superseded or expired); a failed
+///   sign-in answers every call that was waiting for it ([`Error::SignInFailed`]);
+/// * **renewal** shortly before the session's estimated end, paused for a while after a
+///   failure (the old token is still used meanwhile); a session that was already due when it
+///   was signed in (credentials about to expire) is not renewed on every call;
+/// * **sign-out before a new sign-in**, the site kept across re-sign-ins after a switch, a
+///   fresh JWT for every connected-app sign-in;
+/// * **events** in one vocabulary ([`SessionEvent`], [`Policy::poll_event`]).
+///
+/// ## Driving it
+///
+/// A driver [`Policy::begin`]s a [`Call`], then loops on [`Policy::poll`] until
+/// [`Action::Done`]: it sends what [`Action::Send`] gives (and feeds the answer to
+/// [`Policy::handle_response`]), sends its own request with the [`Grant`] of
+/// [`Action::Authorize`] (and feeds the answer to [`Policy::handle_reply`]), sleeps until the
+/// instant of [`Action::WaitUntil`], and parks on [`Action::Wait`] until another call of the same
+/// policy made progress. Every input carries the time and fresh random bytes ([`Inputs`]).
+///
+/// ```
+/// use std::time::{Instant, SystemTime};
+/// use tableau_auth_proto::{
+///     Action, ApiVersion, Call, Config, Credentials, Inputs, Outcome, Policy, SignIn, http,
+/// };
+///
+/// let config = Config::builder("https://tableau.example.com")
+///     .api_version(ApiVersion::new(3, 25))
+///     .build()?;
+/// let mut policy = Policy::new(config, Instant::now());
+/// policy.set_credentials(Some(SignIn::new(
+///     Credentials::personal_access_token("etl", "s3cret-pat-value"),
+///     "Finance",
+/// )));
+/// // The server: a canned sign-in, then a workbooks listing.
+/// let sign_in = br#"<tsResponse><credentials token="Qm7s2fVbX0kLr9Tq4nWc8yHa1JdEe5Pu">
+///     <site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl="Finance"/>
+///     <user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#;
+/// let inputs = || Inputs::new(Instant::now(), SystemTime::now(), [7; 16]);
+///
+/// let call = policy.begin(Call::Request);
+/// let answer = loop {
+///     match policy.poll(call, inputs()) {
+///         Action::Send(request) => {
+///             assert!(request.uri().path().ends_with("/auth/signin"));
+///             policy.handle_response(call, http::Response::new(sign_in.to_vec()), inputs());
+///         }
+///         Action::Authorize(grant) => {
+///             let mut mine = http::Request::get(grant.snapshot().site_url("workbooks")?).body(())?;
+///             grant.authorize(&mut mine)?;
+///             let reply = http::Response::new(b"<tsResponse/>".to_vec());
+///             if grant.completes(reply.status()) {
+///                 break reply; // the fast path: nothing more to decide
+///             }
+///             policy.handle_reply(call, &grant, reply.status(), reply.headers(), Some(reply.body()), inputs());
+///         }
+///         Action::WaitUntil(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
+///         Action::Wait => unreachable!("one caller never waits for another"),
+///         Action::Done(Outcome::Failed(e)) => return Err(e.into()),
+///         Action::Done(other) => panic!("{other:?}"),
+///         _ => unreachable!(),
+///     }
+/// };
+/// assert_eq!(answer.status(), 200);
+/// assert_eq!(policy.generation(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Policy {
+    session: Session,
+    sign_in: Option<SignIn>,
+    generation: u64,
+    published: Option<Arc<Snapshot>>,
+    pulse: Arc<Pulse>,
+    calls: BTreeMap<CallId, CallState>,
+    next_call: u64,
+    owner: Option<CallId>,
+    last_failure: Option<(u64, Error)>,
+    ended_reported: u64,
+    events: VecDeque<SessionEvent>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("session", &self.session)
+            .field("generation", &self.generation)
+            .field("has_credentials", &self.sign_in.is_some())
+            .field("calls", &self.calls.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// A policy with nothing signed in; `now` is the origin of its shared clocks.
+    pub fn new(config: Config, now: Instant) -> Self {
+        Self {
+            session: Session::new(config),
+            sign_in: None,
+            generation: 0,
+            published: None,
+            pulse: Arc::new(Pulse::new(now)),
+            calls: BTreeMap::new(),
+            next_call: 0,
+            owner: None,
+            last_failure: None,
+            ended_reported: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Keeps these credentials for sign-ins the policy makes on its own (the first use, a
+    /// renewal, a re-authentication). An explicit [`Intent::SignIn`] replaces them.
+    pub fn set_credentials(&mut self, sign_in: Option<SignIn>) {
+        self.sign_in = sign_in;
+        self.last_failure = None;
+    }
+
+    /// Whether credentials are kept.
+    pub fn has_credentials(&self) -> bool {
+        self.sign_in.is_some()
+    }
+
+    /// The session (URLs, version, token), read-only: the policy runs its exchanges.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The generation of the session: how many sign-ins (renewals and site switches
+    /// included) this policy made; 0 before the first.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The live session, for authorizing requests without the policy ([`Snapshot::grant`]).
+    /// A driver that shares it publishes it again after each `handle_*` call.
+    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+        self.published.as_ref()
+    }
+
+    /// When [`Call::Maintain`] will have work: the proactive renewal's instant.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.published
+            .as_ref()
+            .and_then(|s| s.renew_at())
+            .map(|(at, _)| at)
+    }
+
+    /// The next event, if any. Drivers forward each to their callback and logs.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Starts a call.
+    pub fn begin(&mut self, call: Call) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let kind = match call {
+            Call::Intent(intent) => Kind::Intent(intent),
+            Call::Request => Kind::Request,
+            Call::Forward => Kind::Forward,
+            Call::Ready => Kind::Ready,
+            Call::Renew => Kind::Renew {
+                seen: self.generation,
+            },
+            Call::Maintain => Kind::Maintain,
+        };
+        self.calls.insert(
+            id,
+            CallState {
+                kind,
+                budget: Budget::default(),
+                ticket: self.pulse.attempts(),
+                outbox: None,
+                running: None,
+                done: None,
+                rejected: None,
+                replayed: false,
+                renewal_tried: false,
+                signed_out_first: false,
+            },
+        );
+        id
+    }
+
+    /// What the call does next. Returns [`Action::Done`] once; the call is then forgotten.
+    pub fn poll(&mut self, id: CallId, inputs: Inputs) -> Action {
+        for _ in 0..MAX_STEPS {
+            let Some(call) = self.calls.get_mut(&id) else {
+                return Action::Done(Outcome::Failed(Misuse::UnknownCall.into()));
+            };
+            if let Some(request) = call.outbox.take() {
+                return Action::Send(request);
+            }
+            if call.running.is_some() {
+                // Polled before the answer to its request came back: the driver's mistake.
+                return Action::Done(Outcome::Failed(Misuse::ExchangeInFlight.into()));
+            }
+            if let Some(outcome) = call.done.take() {
+                self.calls.remove(&id);
+                return Action::Done(outcome);
+            }
+            if let Some(until) = self.pulse.throttled_until(inputs.now) {
+                return Action::WaitUntil(until);
+            }
+            if let Some(action) = self.step(id, inputs) {
+                if matches!(action, Action::Done(_)) {
+                    self.calls.remove(&id);
+                }
+                return action;
+            }
+        }
+        self.cancel(id);
+        Action::Done(Outcome::Failed(Misuse::UnknownCall.into()))
+    }
+
+    /// Feeds the answer to the request of the call's last [`Action::Send`].
+    pub fn handle_response(&mut self, id: CallId, response: Response<Vec<u8>>, inputs: Inputs) {
+        let Some(running) = self.calls.get_mut(&id).and_then(|c| c.running.take()) else {
+            return;
+        };
+        match self.session.handle_response(response, inputs.now) {
+            Ok(Step::Send(request)) => {
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.running = Some(running);
+                    call.outbox = Some(request);
+                }
+            }
+            Ok(Step::Done(event)) => {
+                self.owner = None;
+                self.on_event(id, running, event, inputs);
+            }
+            Err(error) => {
+                self.owner = None;
+                self.on_error(id, running, error, inputs);
+            }
+        }
+    }
+
+    /// Feeds the answer to the caller's own request sent with `grant` (from
+    /// [`Action::Authorize`] or [`Snapshot::grant`]). `body` may be `None` when
+    /// [`Grant::needs_body`] says the policy does not need it.
+    pub fn handle_reply(
+        &mut self,
+        id: CallId,
+        grant: &Grant,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        inputs: Inputs,
+    ) {
+        if status.is_success() && grant.generation() == self.generation {
+            self.pulse.touch(grant.sent_at);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let forward = matches!(call.kind, Kind::Forward);
+        if status.is_success() {
+            call.done = Some(Outcome::Deliver);
+            return;
+        }
+        let mut response = Response::new(body.unwrap_or_default());
+        *response.status_mut() = status;
+        *response.headers_mut() = headers.clone();
+        let mut sent = Redactor::default();
+        sent.push(grant.snapshot.token_text());
+        let scrub = |e: Error| e.scrubbed(&sent);
+        match self.session.classify(&response) {
+            Verdict::Success => call.done = Some(Outcome::Deliver),
+            Verdict::Reauthenticate(e) => {
+                self.on_rejected(id, grant.generation(), grant.ticket, scrub(e), inputs.now);
+            }
+            Verdict::Retry(e) => {
+                if let Some(e) = self.on_throttled(id, scrub(e), inputs) {
+                    self.finish(id, if forward { Outcome::Deliver } else { Outcome::Failed(e) });
+                }
+            }
+            Verdict::Fail(e) => {
+                self.finish(id, if forward { Outcome::Deliver } else { Outcome::Failed(scrub(e)) });
+            }
+        }
+    }
+
+    /// The transport failed on the call's request (after an [`Action::Send`] or
+    /// [`Action::Authorize`]). `message` describes it (no secret): another call waiting for
+    /// the same sign-in gets it in [`Error::SignInFailed`]. Poll the call again: it usually
+    /// ends in [`Outcome::TransportError`], but a failed proactive renewal goes on with the
+    /// old token.
+    pub fn transport_failed(&mut self, id: CallId, message: &str) {
+        if self.owner == Some(id) {
+            self.session.abort();
+            self.owner = None;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.outbox = None;
+        match call.running.take() {
+            Some(Running {
+                purpose: Purpose::SignIn(reason),
+                attempt,
+                ..
+            }) => {
+                let error = Error::Transport {
+                    message: message.to_owned(),
+                };
+                self.renewal_failed(attempt, &error);
+                if !matches!(reason, Some(RenewReason::Expiring(_))) {
+                    self.finish(id, Outcome::TransportError);
+                }
+            }
+            _ => self.finish(id, Outcome::TransportError),
+        }
+    }
+
+    /// Forgets a call whose caller went away (a cancelled task); an exchange it ran is
+    /// aborted, so that other calls can go on.
+    pub fn cancel(&mut self, id: CallId) {
+        if self.owner == Some(id) {
+            self.session.abort();
+            self.owner = None;
+        }
+        self.calls.remove(&id);
+    }
+
+    // ----- decisions -----------------------------------------------------------------------
+
+    /// One decision for the call: an action for the driver, or `None` to decide again.
+    fn step(&mut self, id: CallId, inputs: Inputs) -> Option<Action> {
+        let call = self.calls.get(&id)?;
+        match &call.kind {
+            Kind::Intent(Intent::SignIn(sign_in)) => {
+                if !call.signed_out_first && self.session.is_signed_in() {
+                    return self.start(id, Intent::SignOut, Purpose::SignOutFirst, 0, inputs);
+                }
+                let intent = Intent::SignIn(sign_in.clone().mint_inputs(inputs.wall, inputs.random));
+                self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
+            }
+            Kind::Intent(intent @ (Intent::SwitchSite(_) | Intent::CurrentSession)) => {
+                let intent = intent.clone();
+                match self.live_session(id, inputs) {
+                    Ok(_) => self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs),
+                    Err(next) => next,
+                }
+            }
+            Kind::Intent(intent) => {
+                let intent = intent.clone();
+                self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
+            }
+            Kind::Request | Kind::Forward => match self.live_session(id, inputs) {
+                Ok(snapshot) => Some(Action::Authorize(Grant {
+                    snapshot,
+                    sent_at: inputs.now,
+                    ticket: self.pulse.attempts(),
+                })),
+                Err(next) => next,
+            },
+            Kind::Ready => match self.live_session(id, inputs) {
+                Ok(snapshot) => Some(Action::Done(Outcome::Ready(snapshot))),
+                Err(next) => next,
+            },
+            Kind::Renew { seen } => {
+                if let Some(snapshot) = &self.published
+                    && self.generation != *seen
+                {
+                    return Some(Action::Done(Outcome::Ready(snapshot.clone())));
+                }
+                if let Some(e) = self.failure_after(call.ticket) {
+                    return Some(Action::Done(Outcome::Failed(e)));
+                }
+                let reason = self.published.as_ref().map(|_| RenewReason::Requested);
+                self.sign_in(id, reason, inputs)
+            }
+            Kind::Maintain => {
+                let due = self
+                    .published
+                    .as_ref()
+                    .and_then(|s| s.renewal_due(inputs.now));
+                match due {
+                    Some(why) if !call.renewal_tried && self.owner.is_none() => {
+                        if let Some(call) = self.calls.get_mut(&id) {
+                            call.renewal_tried = true;
+                        }
+                        self.sign_in(id, Some(RenewReason::Expiring(why)), inputs)
+                    }
+                    _ => Some(Action::Done(Outcome::Idle)),
+                }
+            }
+        }
+    }
+
+    /// The session the call may use now, or what to do first (`Err(None)`: decide again).
+    fn live_session(&mut self, id: CallId, inputs: Inputs) -> Result<Arc<Snapshot>, Option<Action>> {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Err(None);
+        };
+        if let Some(rejection) = call.rejected {
+            if self.generation != rejection.generation
+                && let Some(snapshot) = &self.published
+            {
+                call.rejected = None;
+                return Ok(snapshot.clone());
+            }
+            if let Some(e) = self.failure_after(rejection.ticket) {
+                return Err(Some(Action::Done(Outcome::Failed(e))));
+            }
+            let reason = RenewReason::Rejected(rejection.reason);
+            return Err(self.sign_in(id, Some(reason), inputs));
+        }
+        let ticket = call.ticket;
+        let Some(snapshot) = self.published.clone() else {
+            if self.sign_in.is_none() {
+                return Err(Some(Action::Done(Outcome::Failed(Misuse::NotSignedIn.into()))));
+            }
+            if let Some(e) = self.failure_after(ticket) {
+                return Err(Some(Action::Done(Outcome::Failed(e))));
+            }
+            return Err(self.sign_in(id, None, inputs));
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Err(None);
+        };
+        if !call.renewal_tried
+            && self.owner.is_none()
+            && let Some(why) = snapshot.renewal_due(inputs.now)
+        {
+            call.renewal_tried = true;
+            return Err(self.sign_in(id, Some(RenewReason::Expiring(why)), inputs));
+        }
+        Ok(snapshot)
+    }
+
+    /// The failure of a sign-in attempt started after `ticket`: it answers the caller too.
+    fn failure_after(&self, ticket: u64) -> Option<Error> {
+        match &self.last_failure {
+            Some((attempt, e)) if *attempt > ticket => Some(Error::SignInFailed(Box::new(e.clone()))),
+            _ => None,
+        }
+    }
+
+    /// Starts a sign-in with the kept credentials, unless another call runs an exchange.
+    fn sign_in(&mut self, id: CallId, reason: Option<RenewReason>, inputs: Inputs) -> Option<Action> {
+        if self.owner.is_some() {
+            return Some(Action::Wait);
+        }
+        let Some(sign_in) = self.sign_in.clone() else {
+            return Some(Action::Done(Outcome::Failed(Misuse::NotSignedIn.into())));
+        };
+        let attempt = self.pulse.start_attempt();
+        let intent = Intent::SignIn(sign_in.mint_inputs(inputs.wall, inputs.random));
+        self.start(id, intent, Purpose::SignIn(reason), attempt, inputs)
+    }
+
+    /// Starts an exchange of the session for the call, unless another call runs one.
+    fn start(
+        &mut self,
+        id: CallId,
+        intent: Intent,
+        purpose: Purpose,
+        attempt: u64,
+        inputs: Inputs,
+    ) -> Option<Action> {
+        if self.owner.is_some() {
+            return Some(Action::Wait);
+        }
+        let running = Running {
+            purpose,
+            attempt,
+            generation: self.generation,
+            sent_at: inputs.now,
+        };
+        match self.session.start(intent, inputs.now) {
+            Ok(Step::Send(request)) => {
+                self.owner = Some(id);
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.running = Some(running);
+                }
+                Some(Action::Send(request))
+            }
+            Ok(Step::Done(event)) => {
+                self.on_event(id, running, event, inputs);
+                None
+            }
+            Err(error) => {
+                self.on_error(id, running, error, inputs);
+                None
+            }
+        }
+    }
+
+    fn on_event(&mut self, id: CallId, running: Running, event: Event, inputs: Inputs) {
+        match running.purpose {
+            Purpose::SignIn(reason) => {
+                if let Err(e) = self.publish() {
+                    self.finish(id, Outcome::Failed(e));
+                    return;
+                }
+                let generation = self.generation;
+                self.events.push_back(match reason {
+                    None => SessionEvent::SignedIn { generation },
+                    Some(reason) => SessionEvent::Renewed { generation, reason },
+                });
+            }
+            Purpose::SignOutFirst => {
+                if let Event::SignedOut(outcome) = event {
+                    self.signed_out(outcome);
+                }
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.signed_out_first = true;
+                }
+            }
+            Purpose::Intent => {
+                let intent = match self.calls.get(&id).map(|c| &c.kind) {
+                    Some(Kind::Intent(intent)) => intent.clone(),
+                    _ => return,
+                };
+                match (&intent, &event) {
+                    (Intent::SignIn(sign_in), Event::SignedIn(_)) => {
+                        self.sign_in = Some(sign_in.clone());
+                        if let Err(e) = self.publish() {
+                            self.finish(id, Outcome::Failed(e));
+                            return;
+                        }
+                        self.events.push_back(SessionEvent::SignedIn {
+                            generation: self.generation,
+                        });
+                    }
+                    (Intent::SignOut, Event::SignedOut(outcome)) => {
+                        self.sign_in = None;
+                        self.signed_out(*outcome);
+                    }
+                    (Intent::SwitchSite(site), Event::SiteSwitched(_)) => {
+                        // A later sign-in must land on the new site.
+                        self.sign_in = self.sign_in.take().map(|s| s.with_site(site.clone()));
+                        if let Err(e) = self.publish() {
+                            self.finish(id, Outcome::Failed(e));
+                            return;
+                        }
+                        self.events.push_back(SessionEvent::SignedIn {
+                            generation: self.generation,
+                        });
+                    }
+                    (_, Event::CurrentSession(_)) if running.generation == self.generation => {
+                        self.pulse.touch(running.sent_at);
+                    }
+                    _ => {}
+                }
+                let _ = inputs;
+                self.finish(id, Outcome::Event(event));
+            }
+        }
+    }
+
+    fn on_error(&mut self, id: CallId, running: Running, error: Error, inputs: Inputs) {
+        if error.is_retryable() {
+            if let Some(e) = self.on_throttled(id, error, inputs) {
+                self.finish(id, Outcome::Failed(e));
+            }
+            return;
+        }
+        match running.purpose {
+            Purpose::SignIn(reason) => {
+                self.renewal_failed(running.attempt, &error);
+                if let Some(RenewReason::Expiring(_)) = reason {
+                    // Not fatal: the old token may be valid for the margin; pause renewal.
+                    let backoff = self.session.config().renewal_backoff();
+                    if let Some(at) = inputs.now.checked_add(backoff) {
+                        self.pulse.pause_renewal_until(at);
+                    }
+                } else {
+                    self.finish(id, Outcome::Failed(Error::SignInFailed(Box::new(error))));
+                }
+            }
+            // Best effort: the new sign-in is what was asked for.
+            Purpose::SignOutFirst => {
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.signed_out_first = true;
+                }
+            }
+            Purpose::Intent => {
+                let keeps_session = matches!(
+                    self.calls.get(&id).map(|c| &c.kind),
+                    Some(Kind::Intent(Intent::SwitchSite(_) | Intent::CurrentSession))
+                );
+                if keeps_session && error.is_reauth_needed() {
+                    self.on_rejected(id, running.generation, running.attempt, error, inputs.now);
+                } else {
+                    self.finish(id, Outcome::Failed(error));
+                }
+            }
+        }
+    }
+
+    /// A throttled answer: opens the window and lets the call wait, or returns the error
+    /// that ends it (over its caps).
+    fn on_throttled(&mut self, id: CallId, error: Error, inputs: Inputs) -> Option<Error> {
+        let call = self.calls.get_mut(&id)?;
+        let retry = self.session.config().retry;
+        let status = error.status().unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        match call
+            .budget
+            .decide(&retry, error, inputs.now, inputs.wall, inputs.random)
+        {
+            Decision::Wait { until, delay } => {
+                if self.pulse.throttle(inputs.now, until) {
+                    self.events
+                        .push_back(SessionEvent::Throttled { delay, status });
+                }
+                None
+            }
+            Decision::GiveUp(e) => Some(e),
+        }
+    }
+
+    /// The server rejected the session of `generation`: sign in again once, or give up.
+    fn on_rejected(&mut self, id: CallId, generation: u64, ticket: u64, error: Error, at: Instant) {
+        let reason = self.note_end(generation, at);
+        let may_retry = self.session.config().reauthenticate && self.sign_in.is_some();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.replayed || !may_retry {
+            let source = Box::new(error);
+            self.finish(id, Outcome::Failed(Error::SessionEnded { reason, source }));
+        } else {
+            call.replayed = true;
+            call.rejected = Some(Rejection {
+                generation,
+                ticket,
+                reason,
+            });
+        }
+    }
+
+    /// Superseded or expired; reported once per generation, and only for the one in use.
+    fn note_end(&mut self, generation: u64, at: Instant) -> Ended {
+        let reason = match &self.published {
+            Some(s) if s.generation() == generation => {
+                s.schedule().rejection_reason(self.pulse.last_used(), at)
+            }
+            _ => Ended::Expired,
+        };
+        if generation == self.generation && self.ended_reported < generation {
+            self.ended_reported = generation;
+            self.events
+                .push_back(SessionEvent::Ended { generation, reason });
+        }
+        reason
+    }
+
+    fn renewal_failed(&mut self, attempt: u64, error: &Error) {
+        self.last_failure = Some((attempt, error.clone()));
+        self.events.push_back(SessionEvent::RenewalFailed {
+            generation: self.generation,
+            error: error.to_string(),
+        });
+    }
+
+    /// Publishes the session's new sign-in as the next generation.
+    fn publish(&mut self) -> Result<(), Error> {
+        let config = self.session.config();
+        let snapshot = Snapshot::publish(
+            &self.session,
+            self.generation + 1,
+            config.renew_before_expiry,
+            self.pulse.clone(),
+        )?;
+        self.generation += 1;
+        self.published = Some(Arc::new(snapshot));
+        self.last_failure = None;
+        Ok(())
+    }
+
+    fn signed_out(&mut self, outcome: SignOut) {
+        self.published = None;
+        if outcome != SignOut::NotSignedIn {
+            self.events.push_back(SessionEvent::SignedOut {
+                generation: self.generation,
+                outcome,
+            });
+        }
+    }
+
+    fn finish(&mut self, id: CallId, outcome: Outcome) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.done = Some(outcome);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_is_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Policy>();
+        is::<Snapshot>();
+        is::<Grant>();
+        is::<Action>();
+    }
+}
