@@ -98,12 +98,12 @@ pub enum Error {
         /// Superseded or expired.
         reason: Ended,
         /// The server's rejection.
-        source: Box<Error>,
+        source: Box<Self>,
     },
     /// Signing in again, which this call needed (its session was rejected, due, or missing),
     /// failed; the sign-in may have been made for another caller of the same session.
     #[error("signing in again for the session failed: {0}")]
-    SignInFailed(Box<Error>),
+    SignInFailed(Box<Self>),
     /// The server throttled (429) or was unavailable (503) beyond the policy's caps on retries
     /// and total wait ([`crate::ConfigBuilder::retries`]).
     #[error(
@@ -125,7 +125,7 @@ pub enum Error {
         /// The configured cap on the total wait.
         max_wait: Duration,
         /// The server's answer.
-        source: Box<Error>,
+        source: Box<Self>,
     },
     /// The transport failed on an exchange that another caller of the session ran (its own
     /// error went to that caller); the adapter's description, secrets excluded.

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-
 /// Why [`crate::Session::poll_timeout`] asks for a new sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -159,14 +158,8 @@ mod tests {
         let start = Instant::now();
         let s = schedule(start);
         let hour = Duration::from_secs(3600);
-        assert_eq!(
-            s.rejection_reason(start, start + hour),
-            Ended::Superseded
-        );
-        assert_eq!(
-            s.rejection_reason(start, start + 4 * hour),
-            Ended::Expired
-        );
+        assert_eq!(s.rejection_reason(start, start + hour), Ended::Superseded);
+        assert_eq!(s.rejection_reason(start, start + 4 * hour), Ended::Expired);
         // Used recently: the idle deadline moved, so the same instant is superseded.
         assert_eq!(
             s.rejection_reason(start + 3 * hour, start + 4 * hour),

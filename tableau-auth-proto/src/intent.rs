@@ -9,6 +9,7 @@ use secrecy::SecretString;
 
 #[cfg(feature = "jwt")]
 use crate::jwt::ConnectedApp;
+use crate::mint::MintInputs;
 
 /// One thing to do against the server. Each runs as a single exchange (possibly several
 /// requests: a version probe, a redirect) and ends in one [`crate::Event`] or one error.
@@ -264,24 +265,6 @@ impl fmt::Debug for Credentials {
             #[cfg(feature = "jwt")]
             Self::ConnectedApp(app) => f.debug_tuple("ConnectedApp").field(app).finish(),
         }
-    }
-}
-
-/// The wall-clock time and randomness a connected-app JWT is minted from. The core has neither
-/// of its own: adapters pass `SystemTime::now()` and 16 bytes from a CSPRNG.
-#[derive(Clone, Copy)]
-pub struct MintInputs {
-    /// The wall-clock time of issue (`iat`; `exp` is counted from it).
-    pub issued_at: SystemTime,
-    /// 16 random bytes, the JWT ID (`jti`, formatted as a UUID v4).
-    pub random: [u8; 16],
-}
-
-impl fmt::Debug for MintInputs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MintInputs")
-            .field("issued_at", &self.issued_at)
-            .finish_non_exhaustive()
     }
 }
 

@@ -19,7 +19,7 @@ use sha2::Sha256;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Misuse};
-use crate::intent::MintInputs;
+use crate::mint::MintInputs;
 
 /// The longest lifetime Tableau accepts for a connected-app JWT (longer: error 16).
 pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 60);

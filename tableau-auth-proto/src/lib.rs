@@ -67,11 +67,77 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! ## The driving loop
+//! ## Embedding: the session policy in one loop
 //!
-//! One exchange is in flight at a time. Start it, send each request the core returns, feed the
-//! response back, until the core says `Done` (a sign-in may take several requests: a version
-//! probe, a redirect):
+//! A [`Policy`] owns a session and every decision around it: when to sign in (again), how long
+//! to wait on a throttled server, when a rejected session is over. A driver begins a [`Call`]
+//! and does what [`Policy::poll`] says until it is done. Here the "server" is a closure that
+//! signs in, throttles the first call (`429`, `Retry-After: 0`), then rejects the session
+//! (`401002`): the policy waits, signs in again once, and replays the call.
+//!
+//! ```
+//! use std::time::{Instant, SystemTime};
+//! use tableau_auth_proto::{Action, ApiVersion, Call, Config, Credentials, Inputs, Outcome, Policy, SignIn, http};
+//! # let mut answers = canned::answers();
+//! # let mut server = move |_: &http::Request<Vec<u8>>| answers.remove(0);
+//!
+//! let config = Config::builder("https://tableau.example.com").api_version(ApiVersion::new(3, 25)).build()?;
+//! let mut policy = Policy::new(config, Instant::now());
+//! policy.set_credentials(Some(SignIn::new(Credentials::personal_access_token("etl", "s3cret"), "")));
+//! let inputs = || Inputs::new(Instant::now(), SystemTime::now(), [0; 16]); // use a CSPRNG
+//!
+//! let call = policy.begin(Call::Request);
+//! let answer = loop {
+//!     match policy.poll(call, inputs()) {
+//!         Action::Send(request) => policy.handle_response(call, server(&request), inputs()),
+//!         Action::Authorize(grant) => {
+//!             let mut mine = http::Request::get(grant.snapshot().site_url("workbooks")?).body(Vec::new())?;
+//!             grant.authorize(&mut mine)?;
+//!             let reply = server(&mine);
+//!             if grant.completes(reply.status()) { break reply; }
+//!             policy.handle_reply(call, &grant, reply.status(), reply.headers(), Some(reply.body()), inputs());
+//!         }
+//!         Action::WaitUntil(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
+//!         Action::Done(Outcome::Failed(e)) => return Err(e.into()),
+//!         other => unreachable!("{other:?}"), // Wait: only with concurrent calls
+//!     }
+//! };
+//! assert_eq!(answer.status(), 200);
+//! assert_eq!(policy.generation(), 2, "signed in, rejected, signed in again once");
+//! # mod canned {
+//! #     use tableau_auth_proto::http::Response;
+//! #     fn signed_in(token: &str) -> Response<Vec<u8>> {
+//! #         Response::new(format!(r#"<tsResponse><credentials token="{token}"><site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl=""/><user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#).into_bytes())
+//! #     }
+//! #     fn status(code: u16, body: &str, retry_after: Option<&str>) -> Response<Vec<u8>> {
+//! #         let mut b = Response::builder().status(code);
+//! #         if let Some(r) = retry_after { b = b.header("retry-after", r); }
+//! #         b.body(body.as_bytes().to_vec()).unwrap()
+//! #     }
+//! #     pub fn answers() -> Vec<Response<Vec<u8>>> {
+//! #         vec![
+//! #             signed_in("TokenOneTokenOneTokenOne"),
+//! #             status(429, "", Some("0")),
+//! #             status(401, r#"<tsResponse><error code="401002"><summary>Unauthorized</summary><detail/></error></tsResponse>"#, None),
+//! #             signed_in("TokenTwoTokenTwoTokenTwo"),
+//! #             status(200, "<tsResponse/>", None),
+//! #         ]
+//! #     }
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With many concurrent callers (tasks sharing one session), keep the policy behind a lock,
+//! park a call on [`Action::Wait`] until another call's `handle_*` made progress, and publish
+//! [`Policy::snapshot`] so that requests can take the lock-free fast path
+//! ([`Snapshot::grant`]). `tableau-auth-ureq` (blocking) and `tableau-auth-hyper` (async, tower)
+//! are such drivers; `tableau_auth_tests::sim` is one on simulated time.
+//!
+//! ## One exchange at a time: the session
+//!
+//! Under the policy, a [`Session`] runs one exchange at a time. Start it, send each request the
+//! core returns, feed the response back, until the core says `Done` (a sign-in may take
+//! several requests: a version probe, a redirect):
 //!
 //! ```no_run
 //! # use std::time::Instant;
@@ -90,14 +156,11 @@
 //! # let _ = event; Ok(()) }
 //! ```
 //!
-//! The same loop runs blocking or async; `tableau-auth-ureq` and `tableau-auth-hyper` are two
-//! such drivers, and each exports it as a `drive` function over any transport closure. A
-//! transport must not follow redirects (the core decides), must hand over error responses with
-//! their bodies, and should read at most [`Config::max_body`] + 1 bytes of body. After signing
-//! in, [`Session::authorize`] adds `X-Tableau-Auth` to the caller's own REST requests,
-//! [`Session::classify`] tells what a response to one of them means (re-authenticate, wait and
-//! retry, or give up), and [`Session::poll_timeout`] says when to sign in again before the
-//! session expires.
+//! A transport must not follow redirects (the core decides), must hand over error responses
+//! with their bodies, and should read at most [`Config::max_body`] + 1 bytes of body. After
+//! signing in, [`Session::authorize_request`] adds `X-Tableau-Auth` to the caller's own REST
+//! requests (for this server only) and [`Session::classify`] tells what a response to one of
+//! them means; the [`Policy`] acts on it.
 //!
 //! **States.**
 //!
@@ -155,9 +218,9 @@
 //! * **Secrets** ([`secret`]) never appear in `Debug`, `Display` or errors, and are zeroized when
 //!   dropped; server text that echoes one is scrubbed. The only way to read one is
 //!   [`secret::ExposeSecret::expose_secret`], so every read is visible in review.
-//! * **The token header** set by [`Session::authorize`] is marked sensitive, and
-//!   [`Session::authorize_request`] refuses a request for any other server (scheme, host and
-//!   port) or over plain http when the session is on https.
+//! * **The token header** set by [`Session::authorize_request`] and [`Grant::authorize`] is
+//!   marked sensitive, and both refuse a request for any other server (scheme, host and port)
+//!   or over plain http when the session is on https.
 //! * **Redirects** are never followed by a transport: the core decides. A sign-in follows only
 //!   https → https to the same host (or an allow-listed one), with a hop limit; credentials and
 //!   tokens never go to another host or over plain http.
@@ -202,6 +265,7 @@ mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
 pub mod lifecycle;
+mod mint;
 mod policy;
 mod redirect;
 mod response;
@@ -218,13 +282,13 @@ pub use config::{Config, ConfigBuilder, ConfigError, Format, Origin};
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
 pub use event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 pub use expiry::{Ended, Expiry};
-pub use policy::{Action, Call, CallId, Grant, Inputs, Outcome, Policy, Snapshot};
 pub use intent::{
-    Credentials, Intent, InvalidLuid, MintInputs, SignIn, SiteContentUrl, SiteId, TicketRequest,
-    UserId,
+    Credentials, Intent, InvalidLuid, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId,
 };
 #[cfg(feature = "jwt")]
 pub use jwt::{ConnectedApp, MAX_LIFETIME as MAX_JWT_LIFETIME};
+pub use mint::MintInputs;
+pub use policy::{Action, Call, CallId, Grant, Inputs, Outcome, Policy, Snapshot};
 pub use response::Verdict;
 pub use session::{Session, Step, X_TABLEAU_AUTH};
 pub use ticket::TrustedTicket;

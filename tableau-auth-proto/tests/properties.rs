@@ -22,7 +22,7 @@ use quick_xml::events::{BytesStart, Event as XmlEvent};
 use quick_xml::{Reader, XmlVersion};
 use serde_json::{Value, json};
 use tableau_auth_proto::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use tableau_auth_proto::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use tableau_auth_proto::http::{HeaderName, HeaderValue, Method, Request, Response};
 use tableau_auth_proto::http::{StatusCode, Uri};
 use tableau_auth_proto::secret::{AuthToken, ExposeSecret};
 use tableau_auth_proto::{
@@ -1831,10 +1831,13 @@ fn assert_session_holds(
         session.token().map(|t| t.expose_secret()),
         Some(f.token.as_str())
     );
-    // The token goes out on the caller's requests, marked sensitive.
-    let mut headers = HeaderMap::new();
-    headers.insert(X_TABLEAU_AUTH, HeaderValue::from_static("stale"));
-    session.authorize(&mut headers).unwrap();
+    // The token goes out on the caller's requests, marked sensitive, replacing any stale one.
+    let mut call = Request::get(session.api_url("sessions/current").unwrap())
+        .header(X_TABLEAU_AUTH, HeaderValue::from_static("stale"))
+        .body(())
+        .unwrap();
+    session.authorize_request(&mut call).unwrap();
+    let headers = call.headers();
     let value = headers.get(X_TABLEAU_AUTH).unwrap();
     prop_assert_eq!(value.to_str().unwrap(), f.token.as_str());
     prop_assert!(value.is_sensitive());

@@ -4,7 +4,7 @@
 mod support;
 
 use support::*;
-use tableau_auth_proto::http::HeaderMap;
+use tableau_auth_proto::http;
 use tableau_auth_proto::secret::{AuthToken, TicketValue};
 use tableau_auth_proto::{
     ApiVersion, Config, ConfigError, Credentials, Error, Event, Format, Intent, Session, SignIn,
@@ -119,9 +119,12 @@ fn sessions_tokens_tickets_and_events_never_show_secrets() {
     assert_debug_clean("token", s.token().unwrap());
     assert_debug_clean("signed in", s.signed_in().unwrap());
     assert_debug_clean("config", s.config());
-    let mut headers = HeaderMap::new();
-    s.authorize(&mut headers).unwrap();
-    assert_debug_clean("authorized headers", &headers);
+    let mut call = http::Request::get(s.site_url("workbooks").unwrap())
+        .body(())
+        .unwrap();
+    s.authorize_request(&mut call).unwrap();
+    assert_debug_clean("authorized headers", call.headers());
+    assert_debug_clean("authorized request", &call);
     let (_, r) = drive(&mut s, Intent::SignOut, vec![response(204, "")]);
     assert_debug_clean("sign-out", &r.unwrap());
 

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::*;
-use tableau_auth_proto::http::{HeaderMap, Request, StatusCode};
+use tableau_auth_proto::http::{Request, StatusCode};
 use tableau_auth_proto::secret::ExposeSecret;
 use tableau_auth_proto::{
     ApiVersion, Config, Credentials, Error, Event, Expiry, Feature, Format, Intent, Misuse,
@@ -71,9 +71,11 @@ fn old_schema_cloud_token_and_impersonation_responses_parse() {
 
     let (s, result) = sign_in_with(Format::Xml, 200, fixture("signin_cloud_token.xml"));
     assert!(matches!(result, Ok(Event::SignedIn(_))));
-    let mut headers = HeaderMap::new();
-    s.authorize(&mut headers).unwrap();
-    let value = &headers["x-tableau-auth"];
+    let mut call = Request::get(s.site_url("workbooks").unwrap())
+        .body(())
+        .unwrap();
+    s.authorize_request(&mut call).unwrap();
+    let value = &call.headers()["x-tableau-auth"];
     assert!(value.is_sensitive());
     assert_eq!(
         value.to_str().unwrap(),
@@ -832,7 +834,11 @@ fn misuse_is_reported_not_panicked() {
         Err(Error::Misuse(Misuse::MissingMintInputs))
     ));
     assert!(matches!(
-        s.authorize(&mut HeaderMap::new()),
+        s.authorize_request(
+            &mut Request::get(s.api_url("sessions/current").unwrap())
+                .body(())
+                .unwrap()
+        ),
         Err(Error::Misuse(Misuse::NotSignedIn))
     ));
     assert!(s.site_url("workbooks").is_err());

@@ -2,12 +2,14 @@
 //! tests.
 //!
 //! The fake server ([`fake::FakeServer`]) is an independent implementation of the wire protocol
-//! described in `shared/protocol/tableau-auth.md`; it deliberately does not use
-//! `tableau-auth-proto`, so that it can catch the client's mistakes instead of sharing them.
+//! as Tableau documents it; it deliberately does not use `tableau-auth-proto`, so that it can
+//! catch the client's mistakes instead of sharing them. [`sim`] drives the core's session
+//! policy against it in process, on simulated time.
 #![forbid(unsafe_code)]
 
 pub mod fake;
 pub mod sentinel;
+pub mod sim;
 pub mod support;
 
 /// The workspace README's examples, compiled as doc tests (this crate has both adapters as

@@ -20,8 +20,8 @@ use crate::response::Verdict;
 use crate::secret::Redactor;
 use crate::session::{Session, Step};
 
-pub use snapshot::{Grant, Snapshot};
 use snapshot::Pulse;
+pub use snapshot::{Grant, Snapshot};
 use throttle::{Budget, Decision};
 
 /// What a driver supplies with every step: the time on both clocks, and fresh random bytes
@@ -59,6 +59,7 @@ pub struct CallId(u64);
 /// What a caller wants of the session.
 #[derive(Debug)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // moved once, into `begin`
 pub enum Call {
     /// One exchange of the session. A [`Intent::SignIn`] signs out a session held before, and
     /// keeps its credentials for later sign-ins; [`Intent::SwitchSite`] and
@@ -121,7 +122,7 @@ pub enum Outcome {
 
 #[derive(Debug)]
 enum Kind {
-    Intent(Intent),
+    Intent(Box<Intent>),
     Request,
     Forward,
     Ready,
@@ -169,6 +170,13 @@ struct CallState {
     replayed: bool,
     renewal_tried: bool,
     signed_out_first: bool,
+}
+
+/// The session a call may use, or what it does first (`Then(None)`: decide again).
+#[allow(clippy::large_enum_variant)] // a return value, never stored
+enum Live {
+    Use(Arc<Snapshot>),
+    Then(Option<Action>),
 }
 
 /// The most steps one `poll` takes before it returns (each is a decision that needs no IO).
@@ -343,7 +351,7 @@ impl Policy {
         let id = CallId(self.next_call);
         self.next_call += 1;
         let kind = match call {
-            Call::Intent(intent) => Kind::Intent(intent),
+            Call::Intent(intent) => Kind::Intent(Box::new(intent)),
             Call::Request => Kind::Request,
             Call::Forward => Kind::Forward,
             Call::Ready => Kind::Ready,
@@ -460,11 +468,25 @@ impl Policy {
             }
             Verdict::Retry(e) => {
                 if let Some(e) = self.on_throttled(id, scrub(e), inputs) {
-                    self.finish(id, if forward { Outcome::Deliver } else { Outcome::Failed(e) });
+                    self.finish(
+                        id,
+                        if forward {
+                            Outcome::Deliver
+                        } else {
+                            Outcome::Failed(e)
+                        },
+                    );
                 }
             }
             Verdict::Fail(e) => {
-                self.finish(id, if forward { Outcome::Deliver } else { Outcome::Failed(scrub(e)) });
+                self.finish(
+                    id,
+                    if forward {
+                        Outcome::Deliver
+                    } else {
+                        Outcome::Failed(scrub(e))
+                    },
+                );
             }
         }
     }
@@ -487,13 +509,21 @@ impl Policy {
             Some(Running {
                 purpose: Purpose::SignIn(reason),
                 attempt,
+                sent_at,
                 ..
             }) => {
                 let error = Error::Transport {
                     message: message.to_owned(),
                 };
                 self.renewal_failed(attempt, &error);
-                if !matches!(reason, Some(RenewReason::Expiring(_))) {
+                if matches!(reason, Some(RenewReason::Expiring(_))) {
+                    // Not fatal, as in `on_error`; pause renewal (counted from the attempt: no
+                    // clock here) so that every call does not first wait for a failing sign-in.
+                    let backoff = self.session.config().renewal_backoff();
+                    if let Some(at) = sent_at.checked_add(backoff) {
+                        self.pulse.pause_renewal_until(at);
+                    }
+                } else {
                     self.finish(id, Outcome::TransportError);
                 }
             }
@@ -517,35 +547,40 @@ impl Policy {
     fn step(&mut self, id: CallId, inputs: Inputs) -> Option<Action> {
         let call = self.calls.get(&id)?;
         match &call.kind {
-            Kind::Intent(Intent::SignIn(sign_in)) => {
-                if !call.signed_out_first && self.session.is_signed_in() {
-                    return self.start(id, Intent::SignOut, Purpose::SignOutFirst, 0, inputs);
+            Kind::Intent(intent) => match &**intent {
+                Intent::SignIn(sign_in) => {
+                    if !call.signed_out_first && self.session.is_signed_in() {
+                        return self.start(id, Intent::SignOut, Purpose::SignOutFirst, 0, inputs);
+                    }
+                    let intent =
+                        Intent::SignIn(sign_in.clone().mint_inputs(inputs.wall, inputs.random));
+                    self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
                 }
-                let intent = Intent::SignIn(sign_in.clone().mint_inputs(inputs.wall, inputs.random));
-                self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
-            }
-            Kind::Intent(intent @ (Intent::SwitchSite(_) | Intent::CurrentSession)) => {
-                let intent = intent.clone();
-                match self.live_session(id, inputs) {
-                    Ok(_) => self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs),
-                    Err(next) => next,
+                intent @ (Intent::SwitchSite(_) | Intent::CurrentSession) => {
+                    let intent = intent.clone();
+                    match self.live_session(id, inputs) {
+                        Live::Use(_) => {
+                            self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
+                        }
+                        Live::Then(next) => next,
+                    }
                 }
-            }
-            Kind::Intent(intent) => {
-                let intent = intent.clone();
-                self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
-            }
+                intent => {
+                    let intent = intent.clone();
+                    self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
+                }
+            },
             Kind::Request | Kind::Forward => match self.live_session(id, inputs) {
-                Ok(snapshot) => Some(Action::Authorize(Grant {
+                Live::Use(snapshot) => Some(Action::Authorize(Grant {
                     snapshot,
                     sent_at: inputs.now,
                     ticket: self.pulse.attempts(),
                 })),
-                Err(next) => next,
+                Live::Then(next) => next,
             },
             Kind::Ready => match self.live_session(id, inputs) {
-                Ok(snapshot) => Some(Action::Done(Outcome::Ready(snapshot))),
-                Err(next) => next,
+                Live::Use(snapshot) => Some(Action::Done(Outcome::Ready(snapshot))),
+                Live::Then(next) => next,
             },
             Kind::Renew { seen } => {
                 if let Some(snapshot) = &self.published
@@ -577,57 +612,66 @@ impl Policy {
         }
     }
 
-    /// The session the call may use now, or what to do first (`Err(None)`: decide again).
-    fn live_session(&mut self, id: CallId, inputs: Inputs) -> Result<Arc<Snapshot>, Option<Action>> {
+    /// The session the call may use now, or what to do first.
+    fn live_session(&mut self, id: CallId, inputs: Inputs) -> Live {
         let Some(call) = self.calls.get_mut(&id) else {
-            return Err(None);
+            return Live::Then(None);
         };
         if let Some(rejection) = call.rejected {
             if self.generation != rejection.generation
                 && let Some(snapshot) = &self.published
             {
                 call.rejected = None;
-                return Ok(snapshot.clone());
+                return Live::Use(snapshot.clone());
             }
             if let Some(e) = self.failure_after(rejection.ticket) {
-                return Err(Some(Action::Done(Outcome::Failed(e))));
+                return Live::Then(Some(Action::Done(Outcome::Failed(e))));
             }
             let reason = RenewReason::Rejected(rejection.reason);
-            return Err(self.sign_in(id, Some(reason), inputs));
+            return Live::Then(self.sign_in(id, Some(reason), inputs));
         }
         let ticket = call.ticket;
         let Some(snapshot) = self.published.clone() else {
             if self.sign_in.is_none() {
-                return Err(Some(Action::Done(Outcome::Failed(Misuse::NotSignedIn.into()))));
+                return Live::Then(Some(Action::Done(Outcome::Failed(
+                    Misuse::NotSignedIn.into(),
+                ))));
             }
             if let Some(e) = self.failure_after(ticket) {
-                return Err(Some(Action::Done(Outcome::Failed(e))));
+                return Live::Then(Some(Action::Done(Outcome::Failed(e))));
             }
-            return Err(self.sign_in(id, None, inputs));
+            return Live::Then(self.sign_in(id, None, inputs));
         };
         let Some(call) = self.calls.get_mut(&id) else {
-            return Err(None);
+            return Live::Then(None);
         };
         if !call.renewal_tried
             && self.owner.is_none()
             && let Some(why) = snapshot.renewal_due(inputs.now)
         {
             call.renewal_tried = true;
-            return Err(self.sign_in(id, Some(RenewReason::Expiring(why)), inputs));
+            return Live::Then(self.sign_in(id, Some(RenewReason::Expiring(why)), inputs));
         }
-        Ok(snapshot)
+        Live::Use(snapshot)
     }
 
     /// The failure of a sign-in attempt started after `ticket`: it answers the caller too.
     fn failure_after(&self, ticket: u64) -> Option<Error> {
         match &self.last_failure {
-            Some((attempt, e)) if *attempt > ticket => Some(Error::SignInFailed(Box::new(e.clone()))),
+            Some((attempt, e)) if *attempt > ticket => {
+                Some(Error::SignInFailed(Box::new(e.clone())))
+            }
             _ => None,
         }
     }
 
     /// Starts a sign-in with the kept credentials, unless another call runs an exchange.
-    fn sign_in(&mut self, id: CallId, reason: Option<RenewReason>, inputs: Inputs) -> Option<Action> {
+    fn sign_in(
+        &mut self,
+        id: CallId,
+        reason: Option<RenewReason>,
+        inputs: Inputs,
+    ) -> Option<Action> {
         if self.owner.is_some() {
             return Some(Action::Wait);
         }
@@ -699,7 +743,7 @@ impl Policy {
             }
             Purpose::Intent => {
                 let intent = match self.calls.get(&id).map(|c| &c.kind) {
-                    Some(Kind::Intent(intent)) => intent.clone(),
+                    Some(Kind::Intent(intent)) => (**intent).clone(),
                     _ => return,
                 };
                 match (&intent, &event) {
@@ -768,7 +812,8 @@ impl Policy {
             Purpose::Intent => {
                 let keeps_session = matches!(
                     self.calls.get(&id).map(|c| &c.kind),
-                    Some(Kind::Intent(Intent::SwitchSite(_) | Intent::CurrentSession))
+                    Some(Kind::Intent(intent))
+                        if matches!(**intent, Intent::SwitchSite(_) | Intent::CurrentSession)
                 );
                 if keeps_session && error.is_reauth_needed() {
                     self.on_rejected(id, running.generation, running.attempt, error, inputs.now);

@@ -20,10 +20,7 @@ pub(crate) struct Budget {
 /// The decision on a throttled answer.
 pub(crate) enum Decision {
     /// Wait until this instant (the window, jitter included), then try again.
-    Wait {
-        until: Instant,
-        delay: Duration,
-    },
+    Wait { until: Instant, delay: Duration },
     /// Over the caps: end the call with this error.
     GiveUp(Error),
 }

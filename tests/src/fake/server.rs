@@ -372,12 +372,9 @@ async fn handle(
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => (Bytes::new(), true),
         Err(e) => return Err(e),
     };
-    let method = parts.method.as_str().to_owned();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(str::to_owned);
-
-    if kind == Listener::Https && path.starts_with("/_fake/") {
-        let reply = control::http(&shared, &method, &path, query.as_deref(), &body);
+    if kind == Listener::Https && parts.uri.path().starts_with("/_fake/") {
+        let (method, path) = (parts.method.as_str(), parts.uri.path());
+        let reply = control::http(&shared, method, path, parts.uri.query(), &body);
         let format = Format {
             json: true,
             version: lock(&shared.core).version,
@@ -385,31 +382,7 @@ async fn handle(
         return Ok(from_rendered(render(&reply, format)));
     }
 
-    let mut headers = std::collections::BTreeMap::<String, String>::new();
-    for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    let seq = shared.push_log(LoggedRequest {
-        seq: 0,
-        listener: kind,
-        peer: peer.to_string(),
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-        headers,
-        body: body.to_vec(),
-        at: shared.clock.now_system(),
-        status: None,
-    });
-
-    let fault = faults::take(&mut lock(&shared.faults), &method, &path);
+    let (seq, fault) = log_and_take_fault(&shared, kind, peer, &parts, &body);
     if let Some(fault) = fault {
         match fault {
             Fault::Delay(delay) => {
@@ -430,8 +403,57 @@ async fn handle(
             }
         }
     }
+    let resp = answer_normally(&shared, kind, peer, &parts, &body, too_large);
+    shared.set_status(seq, resp.status().as_u16());
+    Ok(resp)
+}
 
-    let resp = if kind == Listener::HttpRedirect {
+/// Logs the request and takes the first fault rule that matches it.
+fn log_and_take_fault(
+    shared: &Shared,
+    kind: Listener,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> (u64, Option<Fault>) {
+    let mut headers = std::collections::BTreeMap::<String, String>::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let (method, path) = (parts.method.as_str(), parts.uri.path());
+    let seq = shared.push_log(LoggedRequest {
+        seq: 0,
+        listener: kind,
+        peer: peer.to_string(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        body: body.to_vec(),
+        at: shared.clock.now_system(),
+        status: None,
+    });
+    (seq, faults::take(&mut lock(&shared.faults), method, path))
+}
+
+/// The answer of a listener when no fault applies: the redirect listener's redirect, or the
+/// protocol handlers' reply.
+fn answer_normally(
+    shared: &Shared,
+    kind: Listener,
+    peer: SocketAddr,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    too_large: bool,
+) -> Response<ResBody> {
+    if kind == Listener::HttpRedirect {
         let status = shared.redirect_status.load(Ordering::Relaxed);
         let target = format!(
             "{}{}",
@@ -448,38 +470,93 @@ async fn handle(
         if let Ok(v) = HeaderValue::from_str(&target) {
             resp.headers_mut().insert(LOCATION, v);
         }
-        resp
-    } else {
-        let now = shared.clock.now();
-        let (reply, format) = {
-            let mut core = lock(&shared.core);
-            if too_large {
-                let version = core.version;
-                (
-                    Reply::from(ApiError::bad_request("the request body is too large")),
-                    Format {
-                        json: false,
-                        version,
-                    },
-                )
-            } else {
-                let request = handlers::Request {
-                    method: &method,
-                    path: &path,
-                    query: query.as_deref(),
-                    headers: &parts.headers,
-                    body: &body,
-                    peer: peer.ip(),
-                    now,
-                    tls: shared.tls,
-                };
-                handlers::route(&mut core, &request)
-            }
-        };
-        from_rendered(render(&reply, format))
+        return resp;
+    }
+    let now = shared.clock.now();
+    let (reply, format) = {
+        let mut core = lock(&shared.core);
+        if too_large {
+            let version = core.version;
+            (
+                Reply::from(ApiError::bad_request("the request body is too large")),
+                Format {
+                    json: false,
+                    version,
+                },
+            )
+        } else {
+            let request = handlers::Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body,
+                peer: peer.ip(),
+                now,
+                tls: shared.tls,
+            };
+            handlers::route(&mut core, &request)
+        }
     };
-    shared.set_status(seq, resp.status().as_u16());
-    Ok(resp)
+    from_rendered(render(&reply, format))
+}
+
+/// A body that is ready at once (every body the fake builds, except a hang), collected without
+/// a runtime, at most `limit` bytes.
+fn collect_ready(body: ResBody, limit: usize) -> Result<Vec<u8>, String> {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut bytes = Vec::new();
+    loop {
+        match body.as_mut().poll_frame(&mut cx) {
+            std::task::Poll::Ready(None) => return Ok(bytes),
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = limit.saturating_sub(bytes.len());
+                    bytes.extend_from_slice(&data[..data.len().min(room)]);
+                    if bytes.len() >= limit {
+                        return Ok(bytes);
+                    }
+                }
+            }
+            std::task::Poll::Ready(Some(Err(e))) => return Err(format!("the body failed: {e}")),
+            std::task::Poll::Pending => return Err("the body is not ready".to_owned()),
+        }
+    }
+}
+
+impl FakeServer {
+    /// Answers one request in process, with no socket, as the main listener would: logged,
+    /// faults applied, the same handlers. For drivers on simulated time: a [`Fault::Delay`]
+    /// advances the fake's clock instead of sleeping; [`Fault::Hang`],
+    /// [`Fault::DropConnection`] and a truncated body are `Err` (what a transport reports).
+    /// Bodies are cut at `limit` bytes.
+    pub fn answer(
+        &self,
+        request: Request<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Response<Vec<u8>>, String> {
+        let shared = &self.shared;
+        let (parts, body) = request.into_parts();
+        let body = Bytes::from(body);
+        let too_large = body.len() > MAX_BODY;
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (seq, fault) = log_and_take_fault(shared, Listener::Https, peer, &parts, &body);
+        let resp = match fault {
+            None => answer_normally(shared, Listener::Https, peer, &parts, &body, too_large),
+            Some(Fault::Delay(delay)) => {
+                shared.clock.advance(delay);
+                answer_normally(shared, Listener::Https, peer, &parts, &body, too_large)
+            }
+            Some(Fault::Hang) => return Err("the server never answered".to_owned()),
+            Some(Fault::DropConnection) => return Err("the connection was dropped".to_owned()),
+            Some(other) => fault_response(other, wants_json(&parts)),
+        };
+        shared.set_status(seq, resp.status().as_u16());
+        let (parts, body) = resp.into_parts();
+        Ok(Response::from_parts(parts, collect_ready(body, limit)?))
+    }
 }
 
 fn fault_response(fault: Fault, json: bool) -> Response<ResBody> {

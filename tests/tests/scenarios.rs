@@ -1,0 +1,752 @@
+//! One scenario suite for every driver of the core's session policy: the blocking client
+//! (`tableau-auth-ureq`), the async client and its tower layer (`tableau-auth-hyper`), and the
+//! in-core driver on simulated time (`tableau_auth_tests::sim`). Each scenario is written once
+//! (flows × faults × concurrency) and runs against each driver, so that a behaviour one driver
+//! has and another lacks cannot land.
+//!
+//! Every driver is configured the same way and reports the same things: the typed error's
+//! code, status and kind, the session's generation, and the policy's events. The fake server
+//! counts what reached it.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tableau_auth_proto::lifecycle::{RenewReason, SessionEvent};
+use tableau_auth_proto::{
+    Call, Config, Ended, Event, Format, Intent, Outcome, SignIn, SignOut, http,
+};
+use tableau_auth_tests::fake::{
+    Fault, FakeConfig, FakeOptions, FakeServer, FaultRule, sample,
+};
+use tableau_auth_tests::sim::{Finished, Sim};
+use tableau_auth_tests::support::{pat, session_gone, tableau_error_xml};
+
+const SIGNIN: &str = "/api/3.25/auth/signin";
+const RETRIES: u32 = 3;
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+// ----- what every driver reports --------------------------------------------------------------
+
+/// A failed call, as every driver reports it.
+#[derive(Debug, Clone)]
+struct Failure {
+    code: Option<String>,
+    status: Option<u16>,
+    ended: Option<Ended>,
+    throttled: bool,
+    sign_in_failed: bool,
+    text: String,
+}
+
+impl Failure {
+    fn from_core(e: &tableau_auth_proto::Error) -> Self {
+        use tableau_auth_proto::Error as E;
+        Self {
+            code: e.code().map(str::to_owned),
+            status: e.status().map(|s| s.as_u16()),
+            ended: e.ended(),
+            throttled: matches!(e, E::Throttled { .. }),
+            sign_in_failed: matches!(e, E::SignInFailed(_)),
+            text: e.to_string(),
+        }
+    }
+
+    fn other(text: String) -> Self {
+        Self {
+            code: None,
+            status: None,
+            ended: None,
+            throttled: false,
+            sign_in_failed: false,
+            text,
+        }
+    }
+
+    /// A non-2xx answer a middleware delivered as it was.
+    fn delivered(status: u16) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::other(format!("HTTP {status}"))
+        }
+    }
+}
+
+type Res<T> = Result<T, Failure>;
+
+/// How a driver is configured beyond the suite's defaults (the same for every driver).
+#[derive(Debug, Clone, Copy, Default)]
+struct Setup {
+    idle_limit: Option<Duration>,
+    margin: Option<Duration>,
+}
+
+/// Builds the driver under test.
+type Make<'a> = &'a dyn Fn(Setup) -> Box<dyn Driver>;
+
+trait Driver {
+    fn name(&self) -> &'static str;
+    fn fake(&self) -> &FakeServer;
+    /// Whether calls of `storm` run concurrently (the blocking client runs them in turn).
+    fn concurrent(&self) -> bool {
+        true
+    }
+    fn sign_in(&mut self, sign_in: SignIn) -> Res<()>;
+    /// A site-scoped GET of the caller's own; the status of a success.
+    fn get(&mut self, path: &str) -> Res<u16>;
+    /// `n` site-scoped GETs at once.
+    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>>;
+    /// Who is signed in (`sessions/current`): the user's name.
+    fn whoami(&mut self) -> Res<String>;
+    /// `Ok(false)`: already on that site.
+    fn switch_site(&mut self, site: &str) -> Res<bool>;
+    fn sign_out(&mut self) -> Res<SignOut>;
+    fn generation(&self) -> u64;
+    fn events(&self) -> Vec<SessionEvent>;
+    /// Lets `by` pass (simulated time moves; real drivers sleep).
+    fn pass(&mut self, by: Duration) {
+        std::thread::sleep(by);
+    }
+}
+
+fn config(base: &str, setup: Setup) -> tableau_auth_proto::ConfigBuilder {
+    let mut config = Config::builder(base)
+        .format(Format::Xml)
+        .retries(RETRIES, MAX_WAIT);
+    if let Some(limit) = setup.idle_limit {
+        config = config.idle_limit(limit);
+    }
+    if let Some(margin) = setup.margin {
+        config = config.expiry_margin(margin);
+    }
+    config
+}
+
+fn fake() -> FakeServer {
+    FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::default()).expect("fake")
+}
+
+fn site_path(site_id: &str, path: &str) -> String {
+    format!("/api/3.25/sites/{site_id}/{path}")
+}
+
+// ----- the in-core driver on simulated time ---------------------------------------------------
+
+struct SimDriver(Sim);
+
+impl SimDriver {
+    fn new(setup: Setup) -> Self {
+        let fake = fake();
+        let config = config(fake.base_url(), setup).build().expect("config");
+        Self(Sim::new(fake, config))
+    }
+
+    fn own_get(&mut self, path: &str) -> Res<http::Request<Vec<u8>>> {
+        let snapshot = self
+            .0
+            .policy()
+            .snapshot()
+            .cloned()
+            .ok_or_else(|| Failure::other("not signed in".into()))?;
+        let uri = snapshot
+            .site_url(path)
+            .map_err(|e| Failure::from_core(&e))?;
+        Ok(http::Request::get(uri).body(Vec::new()).expect("request"))
+    }
+
+    fn event(&mut self, intent: Intent) -> Res<Event> {
+        match self.0.run(Call::Intent(intent), None) {
+            Finished::Outcome(Outcome::Event(event), _) => Ok(event),
+            other => Err(sim_failure(other)),
+        }
+    }
+}
+
+fn sim_failure(finished: Finished) -> Failure {
+    match finished {
+        Finished::Outcome(Outcome::Failed(e), _) => Failure::from_core(&e),
+        other => Failure::other(format!("{other:?}")),
+    }
+}
+
+fn sim_status(finished: Finished) -> Res<u16> {
+    match finished {
+        Finished::Outcome(Outcome::Deliver, Some(response)) => Ok(response.status().as_u16()),
+        other => Err(sim_failure(other)),
+    }
+}
+
+impl Driver for SimDriver {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+    fn fake(&self) -> &FakeServer {
+        &self.0.fake
+    }
+    fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
+        self.event(Intent::SignIn(sign_in)).map(|_| ())
+    }
+    fn get(&mut self, path: &str) -> Res<u16> {
+        let request = self.own_get(path)?;
+        sim_status(self.0.run(Call::Request, Some(request)))
+    }
+    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
+        let request = match self.own_get(path) {
+            Ok(r) => r,
+            Err(e) => return vec![Err(e)],
+        };
+        let calls = (0..n).map(|_| (Call::Request, Some(request.clone()))).collect();
+        self.0.run_all(calls).into_iter().map(sim_status).collect()
+    }
+    fn whoami(&mut self) -> Res<String> {
+        match self.event(Intent::CurrentSession)? {
+            Event::CurrentSession(me) => Ok(me.user_name),
+            other => Err(Failure::other(format!("{other:?}"))),
+        }
+    }
+    fn switch_site(&mut self, site: &str) -> Res<bool> {
+        match self.event(Intent::SwitchSite(site.into()))? {
+            Event::SiteSwitched(_) => Ok(true),
+            Event::SiteUnchanged => Ok(false),
+            other => Err(Failure::other(format!("{other:?}"))),
+        }
+    }
+    fn sign_out(&mut self) -> Res<SignOut> {
+        match self.event(Intent::SignOut)? {
+            Event::SignedOut(outcome) => Ok(outcome),
+            other => Err(Failure::other(format!("{other:?}"))),
+        }
+    }
+    fn generation(&self) -> u64 {
+        self.0.generation()
+    }
+    fn events(&self) -> Vec<SessionEvent> {
+        self.0.events.clone()
+    }
+    fn pass(&mut self, by: Duration) {
+        self.0.advance(by);
+    }
+}
+
+// ----- the blocking client --------------------------------------------------------------------
+
+type EventLog = Arc<Mutex<Vec<SessionEvent>>>;
+
+struct Blocking {
+    fake: FakeServer,
+    client: tableau_auth_ureq::Client,
+    events: EventLog,
+}
+
+fn ureq_failure(e: &tableau_auth_ureq::Error) -> Failure {
+    match e {
+        tableau_auth_ureq::Error::Tableau(core) => Failure::from_core(core),
+        other => Failure::other(other.to_string()),
+    }
+}
+
+impl Blocking {
+    fn new(setup: Setup) -> Self {
+        let fake = fake();
+        let events = EventLog::default();
+        let sink = events.clone();
+        let mut builder = tableau_auth_ureq::Client::builder(fake.base_url())
+            .ca_pem(fake.ca_pem().expect("tls").as_bytes().to_vec())
+            .retries(RETRIES, MAX_WAIT)
+            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
+        if let Some(limit) = setup.idle_limit {
+            builder = builder.idle_limit(limit);
+        }
+        if let Some(margin) = setup.margin {
+            builder = builder.expiry_margin(margin);
+        }
+        let client = builder.build().expect("client");
+        Self {
+            fake,
+            client,
+            events,
+        }
+    }
+}
+
+impl Driver for Blocking {
+    fn name(&self) -> &'static str {
+        "blocking"
+    }
+    fn fake(&self) -> &FakeServer {
+        &self.fake
+    }
+    fn concurrent(&self) -> bool {
+        false
+    }
+    fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
+        self.client
+            .sign_in(sign_in)
+            .map(|_| ())
+            .map_err(|e| ureq_failure(&e))
+    }
+    fn get(&mut self, path: &str) -> Res<u16> {
+        let uri = self
+            .client
+            .session()
+            .site_url(path)
+            .map_err(|e| Failure::from_core(&e))?;
+        let request = http::Request::get(uri).body(Vec::new()).expect("request");
+        self.client
+            .send(request)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| ureq_failure(&e))
+    }
+    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
+        (0..n).map(|_| self.get(path)).collect()
+    }
+    fn whoami(&mut self) -> Res<String> {
+        self.client
+            .current_session()
+            .map(|me| me.user_name)
+            .map_err(|e| ureq_failure(&e))
+    }
+    fn switch_site(&mut self, site: &str) -> Res<bool> {
+        self.client
+            .switch_site(site)
+            .map(|s| s.is_some())
+            .map_err(|e| ureq_failure(&e))
+    }
+    fn sign_out(&mut self) -> Res<SignOut> {
+        self.client.sign_out().map_err(|e| ureq_failure(&e))
+    }
+    fn generation(&self) -> u64 {
+        self.client.generation()
+    }
+    fn events(&self) -> Vec<SessionEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+// ----- the async client and the tower layer ---------------------------------------------------
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+fn hyper_failure(e: &tableau_auth_hyper::Error) -> Failure {
+    match e.as_tableau() {
+        Some(core) => Failure::from_core(core),
+        None => Failure::other(e.to_string()),
+    }
+}
+
+struct Async {
+    fake: FakeServer,
+    client: tableau_auth_hyper::Client,
+    events: EventLog,
+    /// Send the caller's own requests through the tower layer instead of `Client::send`.
+    tower: bool,
+}
+
+impl Async {
+    fn new(setup: Setup, tower: bool) -> Self {
+        let fake = fake();
+        let events = EventLog::default();
+        let sink = events.clone();
+        let mut builder = tableau_auth_hyper::Client::builder(fake.base_url())
+            .ca_pem(fake.ca_pem().expect("tls").as_bytes().to_vec())
+            .retries(RETRIES, MAX_WAIT)
+            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
+        if let Some(limit) = setup.idle_limit {
+            builder = builder.idle_limit(limit);
+        }
+        if let Some(margin) = setup.margin {
+            builder = builder.expiry_margin(margin);
+        }
+        let client = runtime().block_on(async { builder.build().expect("client") });
+        Self {
+            fake,
+            client,
+            events,
+            tower,
+        }
+    }
+}
+
+/// One own GET through the client or the tower layer.
+async fn async_get(client: tableau_auth_hyper::Client, tower: bool, path: String) -> Res<u16> {
+    use http_body_util::Full;
+    use tower::{Layer as _, ServiceExt as _};
+    let uri = client.site_url(&path).map_err(|e| hyper_failure(&e))?;
+    if !tower {
+        let request = http::Request::get(uri).body(Vec::new()).expect("request");
+        return client
+            .send(request)
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| hyper_failure(&e));
+    }
+    let service =
+        tableau_auth_hyper::TableauAuthLayer::new(&client).layer(client.hyper_client());
+    let request = http::Request::get(uri)
+        .body(Full::new(bytes::Bytes::new()))
+        .expect("request");
+    match service.oneshot(request).await {
+        Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
+        Ok(response) => Err(Failure::delivered(response.status().as_u16())),
+        Err(e) => Err(match e.downcast_ref::<tableau_auth_hyper::Error>() {
+            Some(e) => hyper_failure(e),
+            None => Failure::other(e.to_string()),
+        }),
+    }
+}
+
+impl Driver for Async {
+    fn name(&self) -> &'static str {
+        if self.tower { "tower" } else { "async" }
+    }
+    fn fake(&self) -> &FakeServer {
+        &self.fake
+    }
+    fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
+        runtime()
+            .block_on(self.client.sign_in(sign_in))
+            .map(|_| ())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn get(&mut self, path: &str) -> Res<u16> {
+        runtime().block_on(async_get(self.client.clone(), self.tower, path.to_owned()))
+    }
+    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
+        runtime().block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    tokio::spawn(async_get(self.client.clone(), self.tower, path.to_owned()))
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.expect("task"));
+            }
+            results
+        })
+    }
+    fn whoami(&mut self) -> Res<String> {
+        runtime()
+            .block_on(self.client.current_session())
+            .map(|me| me.user_name)
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn switch_site(&mut self, site: &str) -> Res<bool> {
+        runtime()
+            .block_on(self.client.switch_site(site))
+            .map(|s| s.is_some())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn sign_out(&mut self) -> Res<SignOut> {
+        runtime()
+            .block_on(self.client.sign_out())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn generation(&self) -> u64 {
+        self.client.generation()
+    }
+    fn events(&self) -> Vec<SessionEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+// ----- helpers ----------------------------------------------------------------------------------
+
+fn throttle(status: u16, retry_after: &str) -> Fault {
+    Fault::Status {
+        status,
+        retry_after: Some(retry_after.to_owned()),
+        body: None,
+    }
+}
+
+/// Successful sign-ins the fake saw.
+fn sign_ins(d: &dyn Driver) -> usize {
+    d.fake()
+        .request_log()
+        .iter()
+        .filter(|r| r.is_signin() && r.status == Some(200))
+        .count()
+}
+
+/// Sign-in attempts the fake saw, whatever their answer.
+fn sign_in_attempts(d: &dyn Driver) -> usize {
+    d.fake()
+        .request_log()
+        .iter()
+        .filter(|r| r.is_signin())
+        .count()
+}
+
+fn throttled_events(d: &dyn Driver) -> usize {
+    d.events()
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Throttled { .. }))
+        .count()
+}
+
+// ----- the scenarios ------------------------------------------------------------------------
+
+/// A sign-in answered 429 + `Retry-After: 1` waits and signs in (Tableau Cloud answers 429000
+/// under load, and a fleet that starts at once is load).
+fn throttled_sign_in_waits_and_succeeds(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.fake()
+        .control()
+        .add_fault(FaultRule::exact(SIGNIN, throttle(429, "1")).once());
+    d.sign_in(pat()).expect("signed in after the wait");
+    assert_eq!(sign_in_attempts(d), 2, "one throttled attempt, one more");
+    assert_eq!(throttled_events(d), 1);
+    assert_eq!(d.generation(), 1);
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+}
+
+/// A sign-out answered 503 + `Retry-After: 1` is retried: the session does not stay open.
+fn throttled_sign_out_is_retried(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().add_fault(
+        FaultRule::exact("/api/3.25/auth/signout", throttle(503, "1")).once(),
+    );
+    assert_eq!(d.sign_out().expect("signed out"), SignOut::Confirmed);
+    assert_eq!(d.fake().control().live_sessions(), 0, "nothing left open");
+}
+
+/// A sign-out throttled beyond the cap is an error naming the wait, never a silent success.
+fn sign_out_throttled_beyond_the_cap_fails(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().add_fault(FaultRule::exact(
+        "/api/3.25/auth/signout",
+        throttle(503, "3600"),
+    ));
+    let e = d.sign_out().expect_err("throttled beyond the cap");
+    assert!(e.throttled, "{e:?}");
+    assert!(e.text.contains("3600"), "names the wait: {}", e.text);
+    assert_eq!(d.fake().control().live_sessions(), 1);
+}
+
+/// A 429 on switch-site is retried; a later re-sign-in lands on the new site.
+fn throttled_switch_site_is_retried_and_the_site_kept(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().add_fault(
+        FaultRule::exact("/api/3.25/auth/switchSite", throttle(429, "1")).once(),
+    );
+    assert_eq!(
+        d.switch_site(sample::FINANCE_SITE).map_err(|e| e.text),
+        Ok(true)
+    );
+    let generation = d.generation();
+    d.fake().control().drop_sessions(None);
+    assert_eq!(
+        d.get("workbooks").map_err(|e| e.text),
+        Ok(200),
+        "re-signed in after the rejection"
+    );
+    assert_eq!(d.generation(), generation + 1);
+    let last = d
+        .fake()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.is_signin() && r.status == Some(200))
+        .last()
+        .expect("a sign-in");
+    assert!(
+        last.body_str().contains(&format!("contentUrl=\"{}\"", sample::FINANCE_SITE)),
+        "the re-sign-in goes to the switched site: {}",
+        last.body_str()
+    );
+}
+
+/// `sessions/current` answered 429 is retried, as every other call.
+fn throttled_current_session_is_retried(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().add_fault(
+        FaultRule::exact("/api/3.25/sessions/current", throttle(429, "1")).once(),
+    );
+    assert_eq!(
+        d.whoami().map_err(|e| e.text),
+        Ok(sample::USER_NAME.to_owned())
+    );
+    assert_eq!(throttled_events(d), 1);
+}
+
+/// A throttle beyond the cap fails at once with a typed error that names the wait.
+fn throttle_beyond_the_cap_is_a_typed_error(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake()
+        .control()
+        .add_fault(FaultRule::prefix("/api/3.25/sites/", throttle(429, "3600")).once());
+    let e = d.get("workbooks").expect_err("beyond the cap");
+    assert_eq!(e.status, Some(429), "{e:?}");
+    if d.name() != "tower" {
+        assert!(e.throttled, "{e:?}");
+        assert!(e.text.contains("3600"), "{}", e.text);
+    }
+    assert_eq!(throttled_events(d), 0, "nobody waited");
+}
+
+/// A session the server ended is signed in again once and the call replayed once; the event
+/// says it was superseded (every deadline was still ahead).
+fn rejected_session_is_renewed_once(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().drop_sessions(None);
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    assert_eq!(sign_ins(d), 2);
+    assert_eq!(d.generation(), 2);
+    let events = d.events();
+    assert!(
+        events.contains(&SessionEvent::Ended {
+            generation: 1,
+            reason: Ended::Superseded
+        }),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&SessionEvent::Renewed {
+            generation: 2,
+            reason: RenewReason::Rejected(Ended::Superseded)
+        }),
+        "{events:?}"
+    );
+}
+
+/// A replay rejected too ends the call: never a loop.
+fn rejected_replay_ends_the_session(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake()
+        .control()
+        .add_fault(FaultRule::prefix("/api/3.25/sites/", session_gone()).times(2));
+    let e = d.get("workbooks").expect_err("rejected twice");
+    assert_eq!(e.ended, Some(Ended::Superseded), "{e:?}");
+    assert_eq!(e.code.as_deref(), Some("401002"));
+    assert_eq!(sign_ins(d), 2, "exactly one re-sign-in");
+}
+
+/// N calls rejected on one generation cause exactly one sign-in; each replays once.
+fn storm_of_rejections_signs_in_once(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().drop_sessions(None);
+    let results = d.storm(16, "workbooks");
+    assert!(
+        results.iter().all(|r| r.as_ref().is_ok_and(|s| *s == 200)),
+        "{results:?}"
+    );
+    assert_eq!(sign_ins(d), 2, "one sign-in for the whole storm");
+}
+
+/// A failed re-sign-in answers every call that waited for it: one attempt per wave.
+fn failed_sign_in_is_shared_by_the_storm(make: Make) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake().control().drop_sessions(None);
+    let refused = Fault::Status {
+        status: 401,
+        retry_after: None,
+        body: Some(tableau_error_xml("401001", "Signin Error", "refused")),
+    };
+    d.fake()
+        .control()
+        .add_fault(FaultRule::exact(SIGNIN, refused).once());
+    let results = d.storm(8, "workbooks");
+    let first = results[0].as_ref().expect_err("the sign-in failed");
+    assert!(first.sign_in_failed, "{first:?}");
+    assert_eq!(first.code.as_deref(), Some("401001"));
+    if d.concurrent() {
+        assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().is_err_and(|e| e.sign_in_failed)),
+            "{results:?}"
+        );
+        assert_eq!(sign_in_attempts(d), 2, "one failed attempt for the wave");
+    }
+}
+
+/// A failed proactive renewal is not fatal: the call goes on with the old token, and renewal
+/// pauses instead of being tried on every call.
+fn failed_proactive_renewal_is_not_fatal(make: Make) {
+    // Renewal is due 1 s after the last use (idle limit 3 s minus a 2 s margin); the fake's own
+    // idle limit (hours) keeps the session alive.
+    let mut d = make(Setup {
+        idle_limit: Some(Duration::from_secs(3)),
+        margin: Some(Duration::from_secs(2)),
+    });
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    let failing = Fault::Status {
+        status: 500,
+        retry_after: None,
+        body: None,
+    };
+    d.fake()
+        .control()
+        .add_fault(FaultRule::exact(SIGNIN, failing).once());
+    d.pass(Duration::from_millis(1_200));
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    assert!(
+        d.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::RenewalFailed { generation: 1, .. })),
+        "{:?}",
+        d.events()
+    );
+    assert_eq!(d.generation(), 1, "the old session goes on");
+    assert_eq!(sign_in_attempts(d), 2, "paused after the failure, not tried on every call");
+}
+
+macro_rules! scenarios {
+    ($($scenario:ident),* $(,)?) => {
+        mod sim {
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::SimDriver::new(s))); })*
+        }
+        mod blocking {
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Blocking::new(s))); })*
+        }
+        mod asynchronous {
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, false))); })*
+        }
+        mod tower_layer {
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, true))); })*
+        }
+    };
+}
+
+scenarios!(
+    throttled_sign_in_waits_and_succeeds,
+    throttled_sign_out_is_retried,
+    sign_out_throttled_beyond_the_cap_fails,
+    throttled_switch_site_is_retried_and_the_site_kept,
+    throttled_current_session_is_retried,
+    throttle_beyond_the_cap_is_a_typed_error,
+    rejected_session_is_renewed_once,
+    rejected_replay_ends_the_session,
+    storm_of_rejections_signs_in_once,
+    failed_sign_in_is_shared_by_the_storm,
+    failed_proactive_renewal_is_not_fatal,
+);
