@@ -16,11 +16,12 @@ use crate::{
 
 /// The fuzz targets by name (the files in `fuzz/fuzz_targets/`), so that the fuzzer and the
 /// corpus replay on stable call exactly the same code.
-pub const TARGETS: [&str; 4] = [
+pub const TARGETS: [&str; 5] = [
     "parse_response",
     "sign_in_response",
     "drive_session",
     "mint_jwt",
+    "drive_policy",
 ];
 
 /// Runs the fuzz target `name` on `data`; `false` if there is no such target.
@@ -41,6 +42,7 @@ pub fn run_target(name: &str, now: Instant, data: &[u8]) -> bool {
         }
         "drive_session" => drive_session(now, data),
         "mint_jwt" => mint_jwt(data),
+        "drive_policy" => drive_policy(now, data),
         _ => return false,
     }
     true
@@ -267,6 +269,124 @@ pub fn drive_session(t0: Instant, data: &[u8]) {
             assert!(session.authorize(&mut headers).is_ok());
             let _ = token;
         }
+    }
+}
+
+/// Drives the session [`crate::Policy`] with up to four concurrent calls of every kind,
+/// answering each request with arbitrary statuses, `Retry-After` values and bodies, failing
+/// transports, cancellations and passing time. Checks after every step: calls end (each poll
+/// either acts or parks, and parked calls are woken by others' progress), the generation only
+/// grows and only with a successful sign-in, and no more than one exchange runs at a time.
+pub fn drive_policy(t0: Instant, data: &[u8]) {
+    use crate::{Action, Call, Inputs, Policy};
+    let mut input = Input { data };
+    let mut config = Config::builder("https://tableau.example.com")
+        .api_version(ApiVersion::new(3, 25))
+        .retries(
+            u32::from(input.byte().unwrap_or(3) % 4),
+            Duration::from_secs(30),
+        )
+        .idle_limit(Duration::from_secs(600))
+        .expiry_margin(Duration::from_secs(60));
+    if input.byte().unwrap_or(0) & 1 == 1 {
+        config = config.reauthenticate(false);
+    }
+    let Ok(config) = config.build() else {
+        return;
+    };
+    let mut policy = Policy::new(config, t0);
+    policy.set_credentials(Some(SignIn::new(
+        Credentials::personal_access_token("n", "pat-secret"),
+        "",
+    )));
+    let mut elapsed = Duration::ZERO;
+    let mut calls = Vec::new();
+    for _ in 0..=(input.byte().unwrap_or(0) % 4) {
+        let call = match input.byte().unwrap_or(0) % 8 {
+            0 => Call::Request,
+            1 => Call::Forward,
+            2 => Call::Ready,
+            3 => Call::Renew,
+            4 => Call::Maintain,
+            5 => Call::Intent(Intent::CurrentSession),
+            6 => Call::Intent(Intent::SignOut),
+            _ => Call::Intent(Intent::SwitchSite(SiteContentUrl::new("Sales"))),
+        };
+        calls.push(policy.begin(call));
+    }
+    let mut generation = 0;
+    let mut steps = 0;
+    while !calls.is_empty() && steps < 256 {
+        steps += 1;
+        let index = usize::from(input.byte().unwrap_or(0)) % calls.len();
+        let id = calls[index];
+        let inputs = Inputs::new(
+            t0 + elapsed,
+            SystemTime::UNIX_EPOCH,
+            [input.byte().unwrap_or(0); 16],
+        );
+        let answer = |input: &mut Input<'_>| {
+            let status = input.pick(&STATUSES).unwrap_or(200);
+            let body = match input.byte().unwrap_or(0) % 3 {
+                0 => input.bytes().to_vec(),
+                _ => input.pick(&BODIES).unwrap_or("").as_bytes().to_vec(),
+            };
+            let mut response = Response::new(body);
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            if input.byte().unwrap_or(0) % 2 == 1 {
+                let after = input.pick(&["0", "1", "120", "Sun, 06 Nov 1994 08:49:37 GMT", "soon"]);
+                if let Some(v) = after.and_then(|a| HeaderValue::from_str(a).ok()) {
+                    response.headers_mut().insert(http::header::RETRY_AFTER, v);
+                }
+            }
+            response
+        };
+        match policy.poll(id, inputs) {
+            Action::Send(_) => match input.byte().unwrap_or(0) % 8 {
+                0 => policy.transport_failed(id, "reset"),
+                1 => {
+                    policy.cancel(id);
+                    calls.remove(index);
+                }
+                _ => {
+                    let response = answer(&mut input);
+                    policy.handle_response(id, response, inputs);
+                }
+            },
+            Action::Authorize(grant) => {
+                let response = answer(&mut input);
+                if grant.completes(response.status()) {
+                    policy.cancel(id);
+                    calls.remove(index);
+                } else {
+                    let (status, headers) = (response.status(), response.headers());
+                    policy.handle_reply(id, &grant, status, headers, Some(response.body()), inputs);
+                }
+            }
+            Action::WaitUntil(at) => {
+                assert!(at > t0 + elapsed, "a wait that is already over");
+                elapsed = at.saturating_duration_since(t0);
+            }
+            Action::Wait => {
+                // Another call holds the exchange: step one of the others.
+                assert!(calls.len() > 1, "a lone call parked: nobody will wake it");
+            }
+            Action::Done(_) => {
+                calls.remove(index);
+            }
+        }
+        while policy.poll_event().is_some() {}
+        assert!(
+            policy.generation() >= generation,
+            "the generation went back"
+        );
+        generation = policy.generation();
+        assert_eq!(
+            policy.snapshot().map(|s| s.generation()),
+            policy.session().is_signed_in().then_some(generation),
+            "the published session is the session's"
+        );
+        elapsed += Duration::from_secs(u64::from(input.byte().unwrap_or(0) % 4));
     }
 }
 

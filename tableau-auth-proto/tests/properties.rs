@@ -2657,3 +2657,19 @@ fn saved_tokens_are_validated_before_sending() {
         assert!(!session.is_busy());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The session policy under arbitrary answers, interleavings and time (the `drive_policy` fuzz
+// target's invariants, checked on stable with random inputs).
+
+#[cfg(feature = "fuzzing")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn the_policy_keeps_its_invariants_under_any_answers(
+        data in vec(any::<u8>(), 0..768)
+    ) {
+        prop_assert!(tableau_auth_proto::fuzzing::run_target("drive_policy", t0(), &data));
+    }
+}
