@@ -19,9 +19,10 @@ const READ_LIMIT: usize = (1 << 20) + 1;
 
 /// How a simulated call ended.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a call's result, moved once
 pub enum Finished {
     /// The outcome, with the last answer to the caller's own request (for `Deliver`).
-    Outcome(Outcome, Option<Response<Vec<u8>>>),
+    Outcome(Outcome, Option<Box<Response<Vec<u8>>>>),
     /// The transport failed (a hang or a dropped connection in the fake).
     Transport(String),
 }
@@ -30,7 +31,7 @@ pub enum Finished {
 struct Running {
     id: CallId,
     own: Option<Request<Vec<u8>>>,
-    last: Option<Response<Vec<u8>>>,
+    last: Option<Box<Response<Vec<u8>>>>,
     transport_error: Option<String>,
     state: State,
     slot: usize,
@@ -40,7 +41,7 @@ enum State {
     Ready,
     Until(Instant),
     Parked,
-    Done(Finished),
+    Done(Box<Finished>),
 }
 
 /// The core's policy, driven on simulated time against a fake server.
@@ -99,7 +100,12 @@ impl Sim {
     fn inputs(&mut self) -> Inputs {
         self.counter += 1;
         let mut random = [0u8; 16];
-        random[..8].copy_from_slice(&self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+        random[..8].copy_from_slice(
+            &self
+                .counter
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .to_le_bytes(),
+        );
         random[8..].copy_from_slice(&self.counter.to_le_bytes());
         Inputs::new(self.now, self.wall, random)
     }
@@ -112,9 +118,9 @@ impl Sim {
 
     /// Runs one call to its end.
     pub fn run(&mut self, call: Call, own: Option<Request<Vec<u8>>>) -> Finished {
-        self.run_all(vec![(call, own)]).pop().unwrap_or_else(|| {
-            Finished::Transport("no call ran".to_owned())
-        })
+        self.run_all(vec![(call, own)])
+            .pop()
+            .unwrap_or_else(|| Finished::Transport("no call ran".to_owned()))
     }
 
     /// Runs calls concurrently, one step at a time, round-robin; their ends in the same order.
@@ -137,10 +143,7 @@ impl Sim {
         while !running.is_empty() {
             steps += 1;
             assert!(steps < 100_000, "the simulation does not end");
-            let Some(index) = running
-                .iter()
-                .position(|r| matches!(r.state, State::Ready))
-            else {
+            let Some(index) = running.iter().position(|r| matches!(r.state, State::Ready)) else {
                 let next = running
                     .iter()
                     .filter_map(|r| match r.state {
@@ -169,7 +172,7 @@ impl Sim {
                 }
             }
             match std::mem::replace(&mut call.state, State::Ready) {
-                State::Done(finished) => results[call.slot] = Some(finished),
+                State::Done(finished) => results[call.slot] = Some(*finished),
                 state => {
                     call.state = state;
                     running.push(call);
@@ -215,7 +218,10 @@ impl Sim {
                     Ok(response) => {
                         if grant.completes(response.status()) {
                             self.policy.cancel(call.id);
-                            self.finish(call, Finished::Outcome(Outcome::Deliver, Some(response)));
+                            self.finish(
+                                call,
+                                Finished::Outcome(Outcome::Deliver, Some(Box::new(response))),
+                            );
                             return true;
                         }
                         self.policy.handle_reply(
@@ -226,7 +232,7 @@ impl Sim {
                             Some(response.body()),
                             inputs,
                         );
-                        call.last = Some(response);
+                        call.last = Some(Box::new(response));
                     }
                     Err(e) => {
                         self.policy.transport_failed(call.id, &e);
@@ -261,6 +267,6 @@ impl Sim {
     }
 
     fn finish(&mut self, call: &mut Running, finished: Finished) {
-        call.state = State::Done(finished);
+        call.state = State::Done(Box::new(finished));
     }
 }

@@ -495,7 +495,8 @@ impl Policy {
     /// [`Action::Authorize`]). `message` describes it (no secret): another call waiting for
     /// the same sign-in gets it in [`Error::SignInFailed`]. Poll the call again: it usually
     /// ends in [`Outcome::TransportError`], but a failed proactive renewal goes on with the
-    /// old token.
+    /// old token (and pauses renewal), and a failed sign-out before a new sign-in goes on with
+    /// the sign-in.
     pub fn transport_failed(&mut self, id: CallId, message: &str) {
         if self.owner == Some(id) {
             self.session.abort();
@@ -527,6 +528,11 @@ impl Policy {
                     self.finish(id, Outcome::TransportError);
                 }
             }
+            // Best effort, as in `on_error`: the new sign-in is what was asked for.
+            Some(Running {
+                purpose: Purpose::SignOutFirst,
+                ..
+            }) => call.signed_out_first = true,
             _ => self.finish(id, Outcome::TransportError),
         }
     }
