@@ -1,14 +1,18 @@
-//! Embedding the Sans-IO core in another SDK through [`drive`](tableau_auth_ureq::drive).
+//! Embedding the Sans-IO core in another SDK: driving the core's session [`Policy`] over the
+//! SDK's own transport.
 //!
-//! An SDK that already has an HTTP stack does not want a second client: it keeps a
-//! [`Session`] (the core: every Tableau decision) and hands [`drive`](tableau_auth_ureq::drive)
-//! a closure that sends one `http::Request<Vec<u8>>` over *its own* transport. This one's
-//! transport is a `ureq::Agent` it configures itself; a hand-written HTTP/1.1 client, a test
-//! double or a corporate proxy library would do just as well. The types an SDK author deals
-//! with: [`Config`] → [`Session`]; [`Intent`] in, [`Event`] out (or a core [`proto::Error`]);
-//! [`Session::authorize_request`] and [`Session::classify`] ([`Verdict`]) around its own REST
-//! calls; [`Session::needs_sign_in`] before them; [`SignIn::mint_inputs`] (clock and randomness
-//! for connected-app JWTs, which the core does not have).
+//! An SDK that already has an HTTP stack does not want a second client: it keeps a [`Policy`]
+//! (the core: every Tableau decision, and every rule about the session) and drives it over
+//! *its own* transport. This one's transport is a `ureq::Agent` it configures itself; a
+//! hand-written HTTP/1.1 client, a test double or a corporate proxy library would do just as
+//! well. The SDK writes no rule of its own: no re-authentication, no retry, no renewal. It
+//! [`Policy::begin`]s a [`Call`] and does what [`Policy::poll`] says ([`Action`]): sends the
+//! request of [`Action::Send`] and feeds the answer to [`Policy::handle_response`]; sends its
+//! own request authorized by the [`Grant`] of [`Action::Authorize`] and, unless
+//! [`Grant::completes`], feeds the answer to [`Policy::handle_reply`]; sleeps until
+//! [`Action::WaitUntil`]; stops at [`Action::Done`]. Each step gets the clocks and 16 random
+//! bytes ([`Inputs`]: throttle jitter, connected-app JWT IDs), and the policy's events
+//! ([`SessionEvent`]) are drained with [`Policy::poll_event`].
 //!
 //! ```text
 //! # personal access token
@@ -29,11 +33,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use tableau_auth_ureq::drive;
 use tableau_auth_ureq::http::{Request, Response, header::ACCEPT};
+use tableau_auth_ureq::proto::lifecycle::SessionEvent;
 use tableau_auth_ureq::proto::{
-    self, ApiVersion, Config, ConnectedApp, Credentials, Event, Intent, ServerInfo, Session,
-    SignIn, SignOut, SignedIn, Verdict,
+    self, Action, ApiVersion, Call, CallId, Config, ConnectedApp, Credentials, Event, Grant,
+    Inputs, Intent, Outcome, Policy, ServerInfo, Session, SignIn, SignOut, SignedIn,
 };
 use tableau_auth_ureq::ureq;
 
@@ -49,8 +53,8 @@ const USAGE: &str = "usage: embed_drive [--server URL] [--site SITE] [--ca-file 
 /// …), its own transport's, and an answer it did not expect.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SdkError {
-    /// Tableau said no, or sent something that is not a Tableau response, or the SDK misused
-    /// the session.
+    /// Tableau said no, or sent something that is not a Tableau response, or the policy gave
+    /// up (a session ended again after one re-sign-in, a server throttling beyond the caps).
     #[error(transparent)]
     Tableau(#[from] proto::Error),
     /// The SDK's own HTTP stack failed.
@@ -61,25 +65,23 @@ pub(crate) enum SdkError {
     Unexpected(String),
 }
 
-impl From<tableau_auth_ureq::DriveError<ureq::Error>> for SdkError {
-    fn from(e: tableau_auth_ureq::DriveError<ureq::Error>) -> Self {
-        match e {
-            tableau_auth_ureq::DriveError::Tableau(e) => Self::Tableau(e),
-            tableau_auth_ureq::DriveError::Transport(e) => Self::Transport(e),
-            other => Self::Unexpected(other.to_string()),
-        }
-    }
+/// How a call of the policy ended, for the SDK.
+enum Finished {
+    /// An intent's outcome.
+    Event(Event),
+    /// The answer to the SDK's own request.
+    Reply(Response<Vec<u8>>),
 }
 
 /// A toy SDK with its own HTTP stack that embeds the core for Tableau authentication.
 pub(crate) struct Sdk {
-    session: Session,
+    policy: Policy,
     agent: ureq::Agent,
-    /// Kept to sign in again when the server ends the session (`401002`).
-    sign_in: Option<SignIn>,
     /// `METHOD path` of every request the SDK's transport sent (never headers or bodies:
     /// those carry credentials and tokens).
     pub(crate) sent: Vec<String>,
+    /// Every event of the policy, in order (no event carries a secret).
+    pub(crate) events: Vec<SessionEvent>,
 }
 
 impl Sdk {
@@ -90,115 +92,187 @@ impl Sdk {
             .build()
             .map_err(proto::Error::from)?;
         Ok(Self {
-            session: Session::new(config),
+            policy: Policy::new(config, Instant::now()),
             agent: agent(ca_pem)?,
-            sign_in: None,
             sent: Vec::new(),
+            events: Vec::new(),
         })
     }
 
-    /// The core session (token, site, version, URLs, expiry).
+    /// The core session (token, site, version, URLs), read-only: the policy runs it.
     pub(crate) fn session(&self) -> &Session {
-        &self.session
+        self.policy.session()
     }
 
-    /// Runs one exchange of the core over the SDK's transport: the heart of the embedding.
-    fn exchange(&mut self, intent: Intent) -> Result<Event, SdkError> {
-        let Self {
-            session,
-            agent,
-            sent,
-            ..
-        } = self;
-        let max_body = session.config().max_body();
-        let event = drive(session, intent, |request| {
-            sent.push(format!("{} {}", request.method(), request.uri().path()));
-            transport(agent, request, max_body)
-        })?;
-        Ok(event)
+    /// Which limit of the session comes first, while signed in: the policy renews the session
+    /// shortly before it.
+    pub(crate) fn first_limit(&self) -> Option<&'static str> {
+        let (_, why) = self.policy.snapshot()?.renew_at()?;
+        Some(why.as_str())
+    }
+
+    /// Drives one call of the policy over the SDK's transport: the heart of the embedding.
+    /// `own` is the SDK's own request, for [`Call::Request`].
+    fn run(&mut self, call: Call, own: Option<&Request<Vec<u8>>>) -> Result<Finished, SdkError> {
+        let id = self.policy.begin(call);
+        let result = self.drive(id, own);
+        // Forget the call however it ended (a no-op once it is done).
+        self.policy.cancel(id);
+        self.drain_events();
+        result
+    }
+
+    fn drive(&mut self, id: CallId, own: Option<&Request<Vec<u8>>>) -> Result<Finished, SdkError> {
+        let max_body = self.policy.session().config().max_body();
+        let (mut last_reply, mut transport_error) = (None, None);
+        loop {
+            let action = self.policy.poll(id, inputs()?);
+            self.drain_events();
+            match action {
+                Action::Send(request) => {
+                    self.note(&request);
+                    match transport(&self.agent, request, max_body) {
+                        Ok(response) => self.policy.handle_response(id, response, inputs()?),
+                        Err(e) => {
+                            self.policy.transport_failed(id, &e.to_string());
+                            transport_error = Some(e);
+                        }
+                    }
+                }
+                Action::Authorize(grant) => {
+                    let own = own.ok_or_else(|| unexpected("a request to authorize"))?;
+                    match self.send_own(&grant, own.clone(), max_body) {
+                        Ok(response) if grant.completes(response.status()) => {
+                            return Ok(Finished::Reply(response));
+                        }
+                        Ok(response) => {
+                            let (status, headers) = (response.status(), response.headers());
+                            let body = Some(response.body().as_slice());
+                            self.policy
+                                .handle_reply(id, &grant, status, headers, body, inputs()?);
+                            last_reply = Some(response);
+                        }
+                        Err(SdkError::Transport(e)) => {
+                            self.policy.transport_failed(id, &e.to_string());
+                            transport_error = Some(e);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Action::WaitUntil(at) => {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                }
+                // Only for several callers sharing one policy; this SDK has one.
+                Action::Wait => return Err(unexpected("a wait with a single caller")),
+                Action::Done(Outcome::Event(event)) => return Ok(Finished::Event(event)),
+                Action::Done(Outcome::Deliver) => {
+                    return last_reply
+                        .map(Finished::Reply)
+                        .ok_or_else(|| unexpected("an answer"));
+                }
+                Action::Done(Outcome::Failed(e)) => return Err(e.into()),
+                Action::Done(Outcome::TransportError) => {
+                    return Err(transport_error
+                        .map(SdkError::Transport)
+                        .unwrap_or_else(|| unexpected("a transport error")));
+                }
+                // Never shown with `{:?}`: a request to send may carry credentials in its body.
+                _ => return Err(unexpected("an action this SDK knows")),
+            }
+            self.drain_events();
+        }
+    }
+
+    /// Authorizes (a copy of) the SDK's own request with the grant and sends it.
+    fn send_own(
+        &mut self,
+        grant: &Grant,
+        mut request: Request<Vec<u8>>,
+        max_body: usize,
+    ) -> Result<Response<Vec<u8>>, SdkError> {
+        // Adds X-Tableau-Auth (sensitive), only for the session's own server.
+        grant.authorize(&mut request)?;
+        self.note(&request);
+        Ok(transport(&self.agent, request, max_body)?)
+    }
+
+    fn note(&mut self, request: &Request<Vec<u8>>) {
+        self.sent
+            .push(format!("{} {}", request.method(), request.uri().path()));
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.policy.poll_event() {
+            self.events.push(event);
+        }
+    }
+
+    /// Runs an intent through the policy.
+    fn intent(&mut self, intent: Intent) -> Result<Event, SdkError> {
+        match self.run(Call::Intent(intent), None)? {
+            Finished::Event(event) => Ok(event),
+            Finished::Reply(_) => Err(unexpected("an event")),
+        }
     }
 
     /// The server's versions (anonymous); the session adopts its REST API version.
     pub(crate) fn server_info(&mut self) -> Result<ServerInfo, SdkError> {
-        match self.exchange(Intent::ServerInfo)? {
+        match self.intent(Intent::ServerInfo)? {
             Event::ServerInfo(info) => Ok(info),
             other => Err(SdkError::Unexpected(format!("{other:?}"))),
         }
     }
 
-    /// Signs in, and keeps the sign-in to sign in again later.
+    /// Signs in; the policy keeps the sign-in to sign in again later (a connected app mints a
+    /// fresh JWT each time).
     pub(crate) fn sign_in(&mut self, sign_in: SignIn) -> Result<SignedIn, SdkError> {
-        let event = self.exchange(Intent::SignIn(fresh(&sign_in)?))?;
-        self.sign_in = Some(sign_in);
-        match event {
+        match self.intent(Intent::SignIn(sign_in))? {
             Event::SignedIn(info) => Ok(info),
             other => Err(SdkError::Unexpected(format!("{other:?}"))),
         }
     }
 
-    /// Signs in again with the kept sign-in (a connected app mints a new JWT).
-    fn sign_in_again(&mut self) -> Result<(), SdkError> {
-        let sign_in = self
-            .sign_in
-            .as_ref()
-            .ok_or_else(|| SdkError::Unexpected("never signed in".to_owned()))?;
-        let sign_in = fresh(sign_in)?;
-        self.exchange(Intent::SignIn(sign_in)).map(|_| ())
-    }
-
     /// `GET` of an API path (`site_scoped`: under `sites/{site-luid}/`) as JSON, authorized.
-    /// Signs in again first when the session is about to expire, and once more, replaying
-    /// once, when the server says the session is gone; a 429/503 is returned to the caller.
+    /// Whatever the session needs first (a renewal, a re-sign-in and replay after `401002`, a
+    /// wait on 429/503) the policy decides.
     pub(crate) fn get_json(&mut self, path: &str, site_scoped: bool) -> Result<Value, SdkError> {
-        if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
-            self.sign_in_again()?;
-        }
-        let mut replayed = false;
-        loop {
-            let uri = if site_scoped {
-                self.session.site_url(path)?
-            } else {
-                self.session.api_url(path)?
-            };
-            let mut request = Request::get(uri)
-                .header(ACCEPT, "application/json")
-                .body(Vec::new())
-                .map_err(|e| SdkError::Unexpected(e.to_string()))?;
-            // Adds X-Tableau-Auth (sensitive), only for the session's own server.
-            self.session.authorize_request(&mut request)?;
-            self.sent
-                .push(format!("{} {}", request.method(), request.uri().path()));
-            let max_body = self.session.config().max_body();
-            let response = transport(&self.agent, request, max_body)?;
-            // The core reads Tableau's error codes, so the SDK never parses them itself.
-            match self.session.classify(&response) {
-                Verdict::Success => {
-                    self.session.touch(Instant::now());
-                    return serde_json::from_slice(response.body())
-                        .map_err(|e| SdkError::Unexpected(format!("{path}: {e}")));
-                }
-                Verdict::Reauthenticate(_) if !replayed && self.sign_in.is_some() => {
-                    self.sign_in_again()?;
-                    replayed = true;
-                }
-                Verdict::Reauthenticate(e) | Verdict::Retry(e) | Verdict::Fail(e) => {
-                    return Err(e.into());
-                }
-                other => return Err(SdkError::Unexpected(format!("{other:?}"))),
-            }
+        let uri = if site_scoped {
+            self.session().site_url(path)?
+        } else {
+            self.session().api_url(path)?
+        };
+        let request = Request::get(uri)
+            .header(ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| SdkError::Unexpected(e.to_string()))?;
+        match self.run(Call::Request, Some(&request))? {
+            Finished::Reply(response) => serde_json::from_slice(response.body())
+                .map_err(|e| SdkError::Unexpected(format!("{path}: {e}"))),
+            Finished::Event(other) => Err(SdkError::Unexpected(format!("{other:?}"))),
         }
     }
 
     /// Signs out (a session the server already ended is `SignOut::AlreadyGone`, not an error).
     pub(crate) fn sign_out(&mut self) -> Result<SignOut, SdkError> {
-        match self.exchange(Intent::SignOut)? {
-            Event::SignedOut(outcome) => {
-                self.sign_in = None;
-                Ok(outcome)
-            }
+        match self.intent(Intent::SignOut)? {
+            Event::SignedOut(outcome) => Ok(outcome),
             other => Err(SdkError::Unexpected(format!("{other:?}"))),
         }
     }
+}
+
+/// This moment on both clocks and 16 fresh random bytes: the policy's only inputs besides the
+/// answers (a connected app mints its JWT's `iat`, `exp` and `jti` from them; the throttle
+/// window's jitter comes from them).
+fn inputs() -> Result<Inputs, SdkError> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random)
+        .map_err(|e| SdkError::Unexpected(format!("no randomness: {e}")))?;
+    Ok(Inputs::new(Instant::now(), SystemTime::now(), random))
+}
+
+fn unexpected(what: &str) -> SdkError {
+    SdkError::Unexpected(format!("the policy did not give {what}"))
 }
 
 /// The SDK's HTTP stack. The core's contract for a transport: never follow a redirect (the
@@ -240,15 +314,6 @@ fn transport(
     Ok(Response::from_parts(parts, bytes))
 }
 
-/// The sign-in with this moment's wall-clock time and 16 fresh random bytes: a connected app
-/// mints its JWT from them (`iat`, `exp`, `jti`); the other credentials ignore them.
-fn fresh(sign_in: &SignIn) -> Result<SignIn, SdkError> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random)
-        .map_err(|e| SdkError::Unexpected(format!("no randomness: {e}")))?;
-    Ok(sign_in.clone().mint_inputs(SystemTime::now(), random))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The program using the SDK
 
@@ -275,11 +340,13 @@ pub(crate) struct Report {
     pub(crate) api_version: ApiVersion,
     pub(crate) user_name: String,
     pub(crate) workbooks: usize,
-    /// Which limit of the session comes first (`Session::poll_timeout`), while signed in.
+    /// Which limit of the session comes first (the policy renews before it), while signed in.
     pub(crate) first_limit: Option<&'static str>,
     pub(crate) signed_out: SignOut,
     /// `METHOD path` of every request, in order.
     pub(crate) sent: Vec<String>,
+    /// The policy's events, in order.
+    pub(crate) events: Vec<SessionEvent>,
 }
 
 /// Reads the arguments (without the program name) and the environment.
@@ -345,7 +412,7 @@ pub(crate) fn run(settings: Settings) -> Result<Report, SdkError> {
     let mut sdk = Sdk::new(&settings.server, settings.ca_pem.as_deref())?;
     let info = sdk.server_info()?;
     let signed_in = sdk.sign_in(SignIn::new(settings.credentials, &settings.site))?;
-    let first_limit = sdk.session().poll_timeout().map(|(_, why)| why.as_str());
+    let first_limit = sdk.first_limit();
     let result = calls(&mut sdk);
     // Sign out whatever happened, then report the first error.
     let signed_out = sdk.sign_out();
@@ -358,6 +425,7 @@ pub(crate) fn run(settings: Settings) -> Result<Report, SdkError> {
         first_limit,
         signed_out: signed_out?,
         sent: std::mem::take(&mut sdk.sent),
+        events: std::mem::take(&mut sdk.events),
     })
 }
 
@@ -411,6 +479,10 @@ fn main() {
             println!("requests sent by the SDK's own transport:");
             for line in &report.sent {
                 println!("  {line}");
+            }
+            println!("the session's events:");
+            for event in &report.events {
+                println!("  {event}");
             }
         }
         Err(e) => {

@@ -1,19 +1,36 @@
-//! The blocking client: one session, driven over a ureq agent.
+//! The blocking client: a driver of the core's [`Policy`] over a ureq agent.
+//!
+//! Every decision about Tableau and the session (throttling, re-authentication, renewal,
+//! signing out before a new sign-in, the site kept across re-sign-ins, fresh connected-app
+//! JWTs, events) is the core's. This module moves bytes, sleeps when told, reads the clocks
+//! and the random generator, and owns TLS and the time limits.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tableau_auth_proto::http::{Request, Response, StatusCode};
-use tableau_auth_proto::lifecycle::{EventCallback, RenewReason, SessionEvent};
+use tableau_auth_proto::http::{Request, Response};
+use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
 use tableau_auth_proto::{
-    ApiVersion, Config, CurrentSession, Event, Format, Intent, ServerInfo, Session, SignIn,
-    SignOut, SignedIn, SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
+    Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Inputs, Intent,
+    Outcome, Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, TicketRequest,
+    TrustedTicket,
 };
 use ureq::Agent;
 
 use crate::Error;
 use crate::error::Limits;
-use crate::events::Events;
 use crate::tls::TlsOptions;
+
+/// The caller's event callback, if any.
+#[derive(Clone, Default)]
+struct Callback(Option<EventCallback>);
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
 
 /// Builder of a [`Client`]; every setting has a safe default.
 #[derive(Debug, Clone)]
@@ -33,14 +50,14 @@ pub struct ClientBuilder {
     max_retry_wait: Duration,
     idle_limit: Option<Duration>,
     expiry_margin: Option<Duration>,
-    events: Events,
+    callback: Callback,
 }
 
 impl ClientBuilder {
-    /// Receives every [`SessionEvent`] of the client: sign-ins, renewals (with the reason),
-    /// sessions the server rejected (superseded or expired), waits on 429/503, failed renewals,
-    /// sign-outs. Called on the caller's thread, inside the call that caused the event; no
-    /// event carries a secret.
+    /// Receives every [`SessionEvent`] of the client, as the core's [`Policy`] reports them:
+    /// sign-ins, renewals (with the reason), sessions the server ended (superseded or expired),
+    /// waits on 429/503, failed renewals, sign-outs. Called on the caller's thread, inside the
+    /// call that caused the event; no event carries a secret.
     ///
     /// ```
     /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
@@ -60,8 +77,8 @@ impl ClientBuilder {
     /// # Ok::<(), tableau_auth_ureq::Error>(())
     /// ```
     pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
-        let callback: EventCallback = std::sync::Arc::new(callback);
-        self.events = Events::new(Some(callback));
+        let callback: EventCallback = Arc::new(callback);
+        self.callback = Callback(Some(callback));
         self
     }
 
@@ -134,8 +151,13 @@ impl ClientBuilder {
         self
     }
 
-    /// How often [`Client::send`] retries a 429/503 (default 3) and the longest it waits in
-    /// all (default 60 s); a `Retry-After` beyond that is returned as the error instead.
+    /// The caps on waiting out a throttled (429) or unavailable (503) server, for each call of
+    /// the client (sign-in, sign-out, switch site, server info, tickets, [`Client::send`]):
+    /// at most `max_retries` retries (default 3) and `max_total_wait` of waiting in all
+    /// (default 60 s). The wait is the server's `Retry-After` (or 1 s), plus a little jitter;
+    /// beyond the caps the call fails with the core's
+    /// [`Throttled`](tableau_auth_proto::Error::Throttled), which names the wait. The core's
+    /// [`ConfigBuilder::retries`](tableau_auth_proto::ConfigBuilder::retries).
     pub fn retries(mut self, max_retries: u32, max_total_wait: Duration) -> Self {
         self.max_retries = max_retries;
         self.max_retry_wait = max_total_wait;
@@ -148,8 +170,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How long before the estimated end of the session [`Client::send`] signs in again
-    /// (default: the core's, 60 s).
+    /// How long before the estimated end of the session the client signs in again (default:
+    /// the core's, 60 s).
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
         self.expiry_margin = Some(margin);
         self
@@ -159,7 +181,8 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let mut config = Config::builder(self.server)
             .format(self.format)
-            .max_body(self.max_body);
+            .max_body(self.max_body)
+            .retries(self.max_retries, self.max_retry_wait);
         if let Some(v) = self.api_version {
             config = config.api_version(v);
         }
@@ -196,22 +219,26 @@ impl ClientBuilder {
             .into();
         Ok(Client {
             agent,
-            session: Session::new(config),
-            sign_in: None,
+            policy: Policy::new(config, Instant::now()),
             limits: Limits {
                 connect: self.connect_timeout,
                 read: self.read_timeout,
                 exchange: self.exchange_timeout,
                 max_body: self.max_body,
             },
-            max_retries: self.max_retries,
-            max_retry_wait: self.max_retry_wait,
-            events: self.events,
+            callback: self.callback,
         })
     }
 }
 
 /// A blocking Tableau client: one session, driven over ureq.
+///
+/// The session's rules are the core's [`Policy`]: waits on 429/503 within the caps of
+/// [`ClientBuilder::retries`], one re-sign-in and replay when the server ended the session
+/// (`401002`), renewal shortly before the session's estimated end, sign-out before a new
+/// sign-in, the site kept across re-sign-ins, a fresh JWT for each connected-app sign-in. The
+/// client drives it: it sends what the policy asks, sleeps when told, and reports the policy's
+/// events to [`ClientBuilder::on_event`].
 ///
 /// ```no_run
 /// use tableau_auth_ureq::{Client, http, proto::{Credentials, SignIn}};
@@ -228,12 +255,17 @@ impl ClientBuilder {
 #[derive(Debug)]
 pub struct Client {
     agent: Agent,
-    session: Session,
-    sign_in: Option<SignIn>,
+    policy: Policy,
     limits: Limits,
-    max_retries: u32,
-    max_retry_wait: Duration,
-    events: Events,
+    callback: Callback,
+}
+
+/// How a driven call ended.
+enum Finished {
+    /// The outcome of an intent.
+    Event(Event),
+    /// The answer to the caller's own request.
+    Reply(Response<Vec<u8>>),
 }
 
 impl Client {
@@ -250,23 +282,23 @@ impl Client {
             exchange_timeout: Duration::from_secs(60),
             proxy: None,
             max_body: Config::DEFAULT_MAX_BODY,
-            max_retries: 3,
-            max_retry_wait: Duration::from_secs(60),
+            max_retries: Config::DEFAULT_MAX_RETRIES,
+            max_retry_wait: Config::DEFAULT_MAX_RETRY_WAIT,
             idle_limit: None,
             expiry_margin: None,
-            events: Events::default(),
+            callback: Callback::default(),
         }
     }
 
     /// The generation of the session: how many times this client has signed in (renewals and
     /// site switches, which bring a new token, included); 0 before the first sign-in.
     pub fn generation(&self) -> u64 {
-        self.events.generation()
+        self.policy.generation()
     }
 
-    /// The session (token, site, version, URLs, expiry).
+    /// The session (token, site, version, URLs), read-only: the core's policy runs it.
     pub fn session(&self) -> &Session {
-        &self.session
+        self.policy.session()
     }
 
     /// The ureq agent this client sends with: the same TLS trust, client certificate, proxy
@@ -280,28 +312,19 @@ impl Client {
 
     /// Asks the server its versions (anonymous); the session adopts its API version.
     pub fn server_info(&mut self) -> Result<ServerInfo, Error> {
-        match self.run(Intent::ServerInfo)? {
+        match self.intent(Intent::ServerInfo)? {
             Event::ServerInfo(info) => Ok(info),
-            other => Err(unexpected(other)),
+            other => Err(unexpected(&other)),
         }
     }
 
-    /// Signs in and keeps the sign-in so that [`Client::send`] can sign in again when the
-    /// session expires (a connected app then mints a fresh JWT). A session the client already
-    /// holds is signed out first, so that it does not stay open on the server.
+    /// Signs in and keeps the sign-in so that the client can sign in again when the session
+    /// ends or is about to (a connected app then mints a fresh JWT). A session the client
+    /// already holds is signed out first, so that it does not stay open on the server.
     pub fn sign_in(&mut self, sign_in: SignIn) -> Result<SignedIn, Error> {
-        if self.session.is_signed_in() {
-            // Best effort: the new sign-in is what was asked for.
-            let _ = self.sign_out();
-        }
-        let event = self.run(Intent::SignIn(fresh(&sign_in)?))?;
-        self.sign_in = Some(sign_in);
-        match event {
-            Event::SignedIn(info) => {
-                self.events.signed_in();
-                Ok(info)
-            }
-            other => Err(unexpected(other)),
+        match self.intent(Intent::SignIn(sign_in))? {
+            Event::SignedIn(info) => Ok(info),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -314,17 +337,13 @@ impl Client {
         })
     }
 
-    /// Signs out. A session the server already dropped is `Ok(SignOut::AlreadyGone)`, not an
-    /// error; without a session nothing is sent.
+    /// Signs out, and forgets the kept sign-in. A session the server already dropped is
+    /// `Ok(SignOut::AlreadyGone)`, not an error; without a session nothing is sent. A failed
+    /// sign-out keeps the session usable.
     pub fn sign_out(&mut self) -> Result<SignOut, Error> {
-        match self.run(Intent::SignOut)? {
-            Event::SignedOut(outcome) => {
-                // Only once the session is gone: a failed sign-out keeps it usable.
-                self.sign_in = None;
-                self.events.signed_out(outcome);
-                Ok(outcome)
-            }
-            other => Err(unexpected(other)),
+        match self.intent(Intent::SignOut)? {
+            Event::SignedOut(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -333,188 +352,180 @@ impl Client {
         &mut self,
         token: tableau_auth_proto::secret::AuthToken,
     ) -> Result<SignOut, Error> {
-        match self.run(Intent::SignOutToken(token))? {
+        match self.intent(Intent::SignOutToken(token))? {
             Event::SignedOut(outcome) => Ok(outcome),
-            other => Err(unexpected(other)),
+            other => Err(unexpected(&other)),
         }
     }
 
-    /// Moves the session to another site. `Ok(None)`: it was already there (`403070`).
+    /// Moves the session to another site; later re-sign-ins land there. `Ok(None)`: it was
+    /// already there (`403070`).
     pub fn switch_site(
         &mut self,
         site: impl Into<SiteContentUrl>,
     ) -> Result<Option<SignedIn>, Error> {
-        let site = site.into();
-        match self.run(Intent::SwitchSite(site.clone()))? {
-            Event::SiteSwitched(info) => {
-                // A later re-sign-in must land on the new site.
-                self.sign_in = self.sign_in.take().map(|s| s.with_site(site));
-                self.events.signed_in();
-                Ok(Some(info))
-            }
+        match self.intent(Intent::SwitchSite(site.into()))? {
+            Event::SiteSwitched(info) => Ok(Some(info)),
             Event::SiteUnchanged => Ok(None),
-            other => Err(unexpected(other)),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// Asks Tableau Server for a trusted ticket.
     pub fn trusted_ticket(&mut self, request: TicketRequest) -> Result<TrustedTicket, Error> {
-        match self.run(Intent::TrustedTicket(request))? {
+        match self.intent(Intent::TrustedTicket(request))? {
             Event::TicketIssued(ticket) => Ok(ticket),
-            other => Err(unexpected(other)),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// Who and where the session is (`GET sessions/current`, API 3.1+): the user's and the
     /// site's names, and proof that the token is alive. Kept alive as [`Client::send`] keeps
-    /// its calls: signs in again first when the session is about to expire; on `401002` signs
-    /// in again once and asks once more; on 429/503 waits as `Retry-After` says (within the
-    /// configured cap) and retries.
+    /// its calls.
     pub fn current_session(&mut self) -> Result<CurrentSession, Error> {
-        self.with_session(|client| match client.run(Intent::CurrentSession)? {
+        match self.intent(Intent::CurrentSession)? {
             Event::CurrentSession(me) => Ok(me),
-            other => Err(unexpected(other)),
-        })
+            other => Err(unexpected(&other)),
+        }
     }
 
-    /// Sends the caller's own REST request with `X-Tableau-Auth`. Signs in again first when
-    /// the session is about to expire; on `401002` signs in again once and replays once; on
-    /// 429/503 waits as `Retry-After` says (within the configured cap) and retries; any other
-    /// failure is a typed error.
+    /// Sends the caller's own REST request with `X-Tableau-Auth` (only to the session's own
+    /// server). The core's policy keeps it alive: it signs in first when there is no session
+    /// yet (with the kept sign-in) or it is about to end; on `401002` it signs in again once
+    /// and the request is replayed once (a second rejection is the core's
+    /// [`SessionEnded`](tableau_auth_proto::Error::SessionEnded)); on 429/503 the client
+    /// waits as the policy says, within [`ClientBuilder::retries`]. Any other non-2xx answer
+    /// is a typed error.
     pub fn send(&mut self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let (parts, body) = request.into_parts();
-        self.with_session(|client| {
-            let mut request = Request::from_parts(parts.clone(), body.clone());
-            client.session.authorize_request(&mut request)?;
-            let response = client.transport(request)?;
-            match client.session.classify(&response) {
-                Verdict::Success => {
-                    client.session.touch(Instant::now());
-                    Ok(response)
-                }
-                Verdict::Reauthenticate(e) | Verdict::Retry(e) | Verdict::Fail(e) => Err(e.into()),
-                _ => Err(Error::Transport("unclassified response".to_owned())),
-            }
-        })
+        match self.run(Call::Request, Some(&request))? {
+            Finished::Reply(response) => Ok(response),
+            Finished::Event(other) => Err(unexpected(&other)),
+        }
     }
 
-    /// The policy of every call made with the session: sign in again first when the session
-    /// is about to expire; when the server rejects the session (`is_reauth_needed`), sign in
-    /// again once and try once more; when it throttles (`is_retryable`), wait as `Retry-After`
-    /// says, within the configured cap, and try again; return anything else.
-    fn with_session<T>(
-        &mut self,
-        mut attempt: impl FnMut(&mut Self) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        if self.sign_in.is_some() && self.session.needs_sign_in(Instant::now()) {
-            let reason = self
-                .session
-                .poll_timeout()
-                .map_or(RenewReason::Expired, |(_, why)| RenewReason::Expiring(why));
-            self.reauthenticate(reason)?;
+    /// Runs one intent through the policy.
+    fn intent(&mut self, intent: Intent) -> Result<Event, Error> {
+        match self.run(Call::Intent(intent), None)? {
+            Finished::Event(event) => Ok(event),
+            Finished::Reply(_) => Err(internal("an answer to a request the caller never made")),
         }
-        let mut reauthenticated = false;
-        let mut retries = 0;
-        let mut waited = Duration::ZERO;
+    }
+
+    /// Drives one call of the policy to its end: the only loop of the client.
+    fn run(&mut self, call: Call, own: Option<&Request<Vec<u8>>>) -> Result<Finished, Error> {
+        let id = self.policy.begin(call);
+        let result = self.drive(id, own);
+        // Forgets the call, whatever happened: a no-op once it is done; aborts an exchange it
+        // left running; ends a call that was answered on the fast path.
+        self.policy.cancel(id);
+        self.forward_events();
+        result
+    }
+
+    fn drive(&mut self, id: CallId, own: Option<&Request<Vec<u8>>>) -> Result<Finished, Error> {
+        // The last answer to the caller's own request, and the last transport error.
+        let mut last_reply: Option<Response<Vec<u8>>> = None;
+        let mut transport_error: Option<Error> = None;
         loop {
-            let e = match attempt(self) {
-                Ok(value) => return Ok(value),
-                Err(Error::Tableau(e)) => e,
-                Err(other) => return Err(other),
-            };
-            if e.is_reauth_needed() {
-                // Superseded when, by our clock, none of the session's deadlines had come.
-                let reason = self.session.rejection_reason(Instant::now());
-                self.events.rejected(reason);
-                if reauthenticated || self.sign_in.is_none() {
-                    return Err(e.into());
+            let action = self.policy.poll(id, inputs()?);
+            self.forward_events();
+            match action {
+                Action::Send(request) => match self.transport(request) {
+                    Ok(response) => self.policy.handle_response(id, response, inputs()?),
+                    Err(e) => {
+                        self.policy.transport_failed(id, &e.to_string());
+                        transport_error = Some(e);
+                    }
+                },
+                Action::Authorize(grant) => {
+                    let Some(own) = own else {
+                        return Err(internal(
+                            "the policy asked for a request the caller never made",
+                        ));
+                    };
+                    let mut request = own.clone();
+                    grant.authorize(&mut request)?;
+                    match self.transport(request) {
+                        Ok(response) => {
+                            if grant.completes(response.status()) {
+                                return Ok(Finished::Reply(response));
+                            }
+                            let (status, headers) = (response.status(), response.headers());
+                            let body = Some(response.body().as_slice());
+                            self.policy
+                                .handle_reply(id, &grant, status, headers, body, inputs()?);
+                            last_reply = Some(response);
+                        }
+                        Err(e) => {
+                            self.policy.transport_failed(id, &e.to_string());
+                            transport_error = Some(e);
+                        }
+                    }
                 }
-                self.reauthenticate(reason)?;
-                reauthenticated = true;
-            } else if e.is_retryable() {
-                let delay = e
-                    .retry_after()
-                    .map_or(Duration::from_secs(1), |r| r.delay_from(SystemTime::now()));
-                if retries >= self.max_retries || waited + delay > self.max_retry_wait {
-                    return Err(e.into());
+                Action::WaitUntil(at) => {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
                 }
-                let status = e.status().unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-                self.events.throttled(delay, status);
-                std::thread::sleep(delay);
-                waited += delay;
-                retries += 1;
-            } else {
-                return Err(e.into());
+                Action::Wait => {
+                    return Err(internal("the policy made the only caller wait for another"));
+                }
+                Action::Done(outcome) => {
+                    return match outcome {
+                        Outcome::Event(event) => Ok(Finished::Event(event)),
+                        Outcome::Deliver => last_reply
+                            .map(Finished::Reply)
+                            .ok_or_else(|| internal("no answer to deliver")),
+                        Outcome::Failed(e) => Err(e.into()),
+                        Outcome::TransportError => Err(transport_error
+                            .unwrap_or_else(|| internal("a transport error that never happened"))),
+                        other => Err(internal(&format!("unexpected outcome {other:?}"))),
+                    };
+                }
+                // Not shown: a request to send may carry credentials in its body.
+                _ => return Err(internal("an action this client does not know")),
+            }
+            self.forward_events();
+        }
+    }
+
+    /// Hands the policy's queued events to the caller's callback.
+    fn forward_events(&mut self) {
+        while let Some(event) = self.policy.poll_event() {
+            if let Some(callback) = &self.callback.0 {
+                callback(&event);
             }
         }
     }
 
-    /// Signs in again with the kept credentials, and tells the callback how it went.
-    fn reauthenticate(&mut self, reason: RenewReason) -> Result<(), Error> {
-        let Some(sign_in) = &self.sign_in else {
-            return Ok(());
-        };
-        let result = fresh(sign_in).and_then(|sign_in| self.run(Intent::SignIn(sign_in)));
-        match result {
-            Ok(_) => {
-                self.events.renewed(reason);
-                Ok(())
-            }
-            Err(e) => {
-                self.events.renewal_failed(e.to_string());
-                Err(e)
-            }
-        }
-    }
-
-    /// Runs one exchange of the core to its end.
-    fn run(&mut self, intent: Intent) -> Result<Event, Error> {
-        let Self {
-            agent,
-            session,
-            limits,
-            ..
-        } = self;
-        let result = crate::drive(session, intent, |request| send_with(agent, request, limits));
-        match result {
-            Ok(event) => Ok(event),
-            Err(crate::DriveError::Tableau(e)) => Err(Error::Tableau(e)),
-            Err(crate::DriveError::Transport(e)) => Err(e),
-        }
-    }
-
+    /// One request over ureq, with the body read up to `max_body`.
     fn transport(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        send_with(&self.agent, request, &self.limits)
+        let response = self
+            .agent
+            .run(request)
+            .map_err(|e| Error::from_ureq(e, &self.limits))?;
+        let (parts, mut body) = response.into_parts();
+        let bytes = body
+            .with_config()
+            .limit(self.limits.max_body as u64)
+            .read_to_vec()
+            .map_err(|e| Error::from_ureq(e, &self.limits))?;
+        Ok(Response::from_parts(parts, bytes))
     }
 }
 
-/// One request over ureq, with the body read up to `max_body`.
-fn send_with(
-    agent: &Agent,
-    request: Request<Vec<u8>>,
-    limits: &Limits,
-) -> Result<Response<Vec<u8>>, Error> {
-    let response = agent
-        .run(request)
-        .map_err(|e| Error::from_ureq(e, limits))?;
-    let (parts, mut body) = response.into_parts();
-    let bytes = body
-        .with_config()
-        .limit(limits.max_body as u64)
-        .read_to_vec()
-        .map_err(|e| Error::from_ureq(e, limits))?;
-    Ok(Response::from_parts(parts, bytes))
-}
-
-/// The sign-in with this moment's time and fresh randomness for a connected-app JWT.
-fn fresh(sign_in: &SignIn) -> Result<SignIn, Error> {
+/// This moment on both clocks, and 16 fresh random bytes (throttle jitter, JWT IDs).
+fn inputs() -> Result<Inputs, Error> {
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|e| Error::Config(format!("no randomness: {e}")))?;
-    Ok(sign_in.clone().mint_inputs(SystemTime::now(), random))
+    Ok(Inputs::new(Instant::now(), SystemTime::now(), random))
 }
 
-fn unexpected(event: Event) -> Error {
-    Error::Transport(format!("unexpected outcome: {event:?}"))
+fn unexpected(event: &Event) -> Error {
+    internal(&format!("unexpected outcome: {event:?}"))
+}
+
+/// A broken promise between the client and the core (a bug, never the server's doing).
+fn internal(what: &str) -> Error {
+    Error::Transport(format!("internal error of the client: {what}"))
 }
 
 /// Signs out when dropped, so a script cannot forget to (TSC's `with server.auth.sign_in(…)`).

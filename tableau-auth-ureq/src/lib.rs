@@ -1,12 +1,25 @@
 //! # tableau-auth-ureq
 //!
 //! Drives the Sans-IO core [`tableau_auth_proto`] over blocking [ureq](https://docs.rs/ureq):
-//! a ready [`Client`] for scripts, [`drive`] for any other blocking transport, and the
-//! `tableau-auth` command-line tool.
+//! a ready [`Client`] for scripts, [`drive`] for one exchange over any other blocking transport,
+//! and the `tableau-auth` command-line tool.
 //!
 //! The client never lets the transport follow a redirect (the core decides), keeps error bodies
 //! (Tableau's error codes live there), bounds every body, and puts a limit on connecting,
 //! waiting and on each whole exchange.
+//!
+//! ## Who decides what
+//!
+//! Every decision about Tableau and the session is the core's session policy,
+//! [`proto::Policy`], the same for every adapter: waiting out 429/503 (`Retry-After`, with
+//! jitter, within the caps of [`ClientBuilder::retries`], on *every* exchange: sign-in,
+//! sign-out, switch site, tickets, your own calls), signing in again once when the server ended
+//! the session (`401002`) and replaying once, renewing shortly before the session's estimated
+//! end (a failed renewal is not fatal: the old token goes on), signing out before a new
+//! sign-in, keeping the site across re-sign-ins after [`Client::switch_site`], minting a fresh
+//! JWT for each connected-app sign-in, and the events. The [`Client`] is its driver: it sends
+//! the requests the policy asks for, sleeps when told, supplies the clocks and random bytes,
+//! and owns TLS and the time limits.
 //!
 //! ## Quick start
 //!
@@ -39,16 +52,18 @@
 //!
 //! * [`Client`] / [`ClientBuilder`]: one session over a ureq agent — [`Client::sign_in`],
 //!   [`Client::sign_in_guard`] ([`SignOutGuard`]), [`Client::send`] for your own REST calls
-//!   (authorized, one re-sign-in on `401002`, 429/503 waited out within a cap),
-//!   [`Client::switch_site`], [`Client::current_session`] (who and where, typed),
-//!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`];
-//!   [`Client::session`] reads the core's [`proto::Session`] (URLs, token, expiry);
-//!   [`Client::agent`] is the configured agent, for calls that must go without the token.
+//!   (authorized, and kept alive by the policy), [`Client::switch_site`],
+//!   [`Client::current_session`] (who and where, typed), [`Client::trusted_ticket`],
+//!   [`Client::server_info`], [`Client::sign_out`]; [`Client::session`] reads the core's
+//!   [`proto::Session`] (URLs, token, site); [`Client::agent`] is the configured agent, for
+//!   calls that must go without the token.
 //! * [`ClientBuilder::on_event`]: what happened to the session (sign-ins, renewals and why,
-//!   waits on 429/503, sign-outs) as [`proto::lifecycle::SessionEvent`]s, the async client's
-//!   vocabulary too; [`Client::generation`] counts the sign-ins.
+//!   sessions the server ended, waits on 429/503, failed renewals, sign-outs) as the policy's
+//!   [`proto::lifecycle::SessionEvent`]s, the async client's vocabulary too;
+//!   [`Client::generation`] counts the sign-ins.
 //! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* blocking transport (a
-//!   closure); [`DriveError`] is its error.
+//!   closure), with no policy around it; [`DriveError`] is its error. To run the whole policy
+//!   over your own transport, drive a [`proto::Policy`] as the `embed_drive` example does.
 //! * [`Error`]: everything the client can fail with.
 //! * Re-exports: [`proto`] (the core), [`http`], [`ureq`], so that versions always match.
 //! * The `tableau-auth` binary (`src/bin/tableau-auth.rs`): server info, sign-in (handing the
@@ -62,8 +77,16 @@
 //! [`Error`] (`#[non_exhaustive]`) is the core's typed error ([`Error::Tableau`], with Tableau's
 //! code and the predicates of [`proto::Error`]) or what the transport adds: [`Error::Timeout`]
 //! (which limit ran out), [`Error::Tls`], [`Error::Transport`] and [`Error::Config`]. Use
-//! [`Error::code`], [`Error::as_tableau`] and [`Error::is_timeout`] rather than messages. After
-//! an error the session is as it was before the call (signed in or not).
+//! [`Error::code`], [`Error::as_tableau`] and [`Error::is_timeout`] rather than messages.
+//!
+//! When the policy gives up, the core's error says why, with the server's answer as its
+//! [`root`](proto::Error::root): [`Throttled`](proto::Error::Throttled) (still 429/503 beyond
+//! the caps; it names the wait), [`SessionEnded`](proto::Error::SessionEnded) (the session was
+//! rejected again after its one re-sign-in, or could not be signed in again: no kept sign-in),
+//! [`SignInFailed`](proto::Error::SignInFailed) (the sign-in made again for the call failed:
+//! revoked credentials, a used JWT). [`Error::code`] reads the root's code (`401002`,
+//! `401001`). A failed call leaves the session usable: an exchange that failed is aborted, and
+//! a failed sign-out keeps the session.
 //!
 //! ## Security
 //!
@@ -83,9 +106,9 @@
 //!
 //! * `pat_script`: a blocking script — PAT from the environment, list workbooks, sign out
 //!   through the guard. `cargo run -p tableau-auth-ureq --example pat_script`
-//! * `embed_drive`: another SDK embedding the core through [`drive`] over its own transport,
-//!   with connected-app JWTs minted per sign-in. `cargo run -p tableau-auth-ureq --example
-//!   embed_drive`
+//! * `embed_drive`: another SDK embedding the core's [`proto::Policy`] over its own transport,
+//!   with no rule of its own (connected-app JWTs minted per sign-in, one re-sign-in on
+//!   `401002`: all the policy's). `cargo run -p tableau-auth-ureq --example embed_drive`
 //! * `ticket_server`: a small web server that embeds a view for each user with trusted
 //!   tickets. `cargo run -p tableau-auth-ureq --example ticket_server`
 #![forbid(unsafe_code)]
@@ -93,7 +116,6 @@
 
 mod client;
 mod error;
-mod events;
 mod tls;
 
 pub use client::{Client, ClientBuilder, SignOutGuard};

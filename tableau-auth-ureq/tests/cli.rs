@@ -417,13 +417,14 @@ fn whoami_signs_out_even_when_its_second_call_fails() {
     assert_eq!(control.live_sessions(), 0, "whoami left its session open");
     assert_eq!(signed_out_tokens(&fake).len(), 1);
 
-    // A failing sign-out after a success changes neither the output nor the status.
+    // A sign-out that fails after a success (the server broke) changes neither the output nor
+    // the status: a warning.
     control.clear_faults();
     let signout = format!("/api/{}/auth/signout", sample::REST_API_VERSION);
     control.add_fault(FaultRule::exact(
-        signout,
+        &signout,
         Fault::Status {
-            status: 503,
+            status: 500,
             retry_after: None,
             body: None,
         },
@@ -437,6 +438,59 @@ fn whoami_signs_out_even_when_its_second_call_fails() {
     assert!(run.stderr.contains("could not sign out"), "{run:?}");
     control.clear_faults();
     control.drop_sessions(None);
+}
+
+#[test]
+fn a_throttled_sign_out_is_waited_for_or_fails_the_command() {
+    let fake = fake();
+    let control = fake.control();
+    let signout = format!("/api/{}/auth/signout", sample::REST_API_VERSION);
+    let busy = |retry_after: Option<&str>| Fault::Status {
+        status: 503,
+        retry_after: retry_after.map(str::to_owned),
+        body: None,
+    };
+
+    // Once, with Retry-After: 1: the sign-out is retried and the session ends.
+    control.add_fault(FaultRule::exact(&signout, busy(Some("1"))).once());
+    let run = Cli::to(&fake)
+        .admin()
+        .args(["--json", "sign-in"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_id"], sample::ADMIN_ID);
+    assert!(!run.stderr.contains("could not sign out"), "{run:?}");
+    assert_eq!(control.live_sessions(), 0, "sign-in left its session open");
+    let attempts: Vec<_> = fake
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path == signout)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(attempts, [Some(503), Some(204)]);
+
+    // Still throttled once the retries --timeout allows are used up: the session is left
+    // open, so the command does not exit 0; the one JSON object is the error.
+    control.add_fault(FaultRule::exact(&signout, busy(None)));
+    for json in [true, false] {
+        let mut cli = Cli::to(&fake).admin().args(["--timeout", "2"]);
+        if json {
+            cli = cli.arg("--json");
+        }
+        let run = cli.arg("sign-in").run().fails(4);
+        assert!(run.stderr.contains("could not sign out"), "{run:?}");
+        assert!(run.stderr.contains("HTTP 503"), "{run:?}");
+        assert!(run.elapsed < Duration::from_secs(10), "{run:?}");
+        if json {
+            let error = &run.json()["error"];
+            assert_eq!(error["kind"], "throttled", "{run:?}");
+            assert_eq!(error["code"], Value::Null);
+        } else {
+            assert!(run.stdout.is_empty(), "{run:?}");
+        }
+        assert_eq!(control.live_sessions(), 1, "{run:?}");
+        control.drop_sessions(None);
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Every fault of the fake, injected on the sign-in and on the caller's own `send`, over
 //! loopback TLS: the typed error that comes out, the limit that bounds it, and that the client is
-//! still usable once the fault is cleared.
+//! still usable once the fault is cleared. Throttling (429/503) is waited out on every exchange
+//! (sign-in, sign-out, switch site, the caller's own calls), as the core's policy decides.
 //!
 //! Elapsed times are only ever checked against an upper bound tied to a configured limit
 //! (exchange or read timeout, retry cap), never as a speed goal.
@@ -23,11 +24,17 @@ struct SignInFault {
 /// Probes the version first (so the fault hits the sign-in itself), then signs in with `fault`
 /// on `POST auth/signin`.
 fn on_sign_in(fault: Fault, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -> SignInFault {
+    on_sign_in_rule(FaultRule::exact(SIGNIN, fault).method("POST"), tweak)
+}
+
+fn on_sign_in_rule(
+    rule: FaultRule,
+    tweak: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> SignInFault {
     let fake = start();
     let mut client = tweak(builder(&fake)).build().expect("client");
     client.server_info().expect("server info");
-    fake.control()
-        .add_fault(FaultRule::exact(SIGNIN, fault).method("POST"));
+    fake.control().add_fault(rule);
     let started = Instant::now();
     let result = client.sign_in(password());
     SignInFault {
@@ -255,8 +262,26 @@ fn a_retry_after_beyond_the_cap_is_returned_at_once() {
             err.as_tableau().and_then(proto::Error::retry_after),
             Some(RetryAfter::Delay(Duration::from_secs(30)))
         );
+        // The policy's verdict, naming the wait; the server's answer is its root.
+        match err.as_tableau() {
+            Some(proto::Error::Throttled {
+                wait,
+                retries,
+                max_wait,
+                ..
+            }) => {
+                assert_eq!(
+                    (*wait, *retries, *max_wait),
+                    (Duration::from_secs(30), 0, FIVE_S)
+                );
+            }
+            _ => panic!("expected Throttled, got {err:?}"),
+        }
         assert!(
-            matches!(err, Error::Tableau(proto::Error::Status { .. })),
+            matches!(
+                err.as_tableau().map(proto::Error::root),
+                Some(proto::Error::Status { .. })
+            ),
             "{err:?}"
         );
         assert_eq!(case.calls(), 1, "not retried");
@@ -280,6 +305,14 @@ fn retries_are_bounded() {
         Some(503)
     );
     assert_eq!(case.calls(), 3);
+    assert!(
+        matches!(
+            case.err().as_tableau(),
+            Some(proto::Error::Throttled { retries: 2, .. })
+        ),
+        "{:?}",
+        case.err()
+    );
     case.recovers();
 
     // No retries configured: the first 503 is the answer.
@@ -309,25 +342,179 @@ fn a_retry_after_date_in_the_past_retries_at_once() {
 }
 
 #[test]
-fn a_503_on_sign_in_is_returned_not_retried() {
+fn a_throttled_sign_in_waits_and_signs_in() {
+    for code in [429, 503] {
+        let (callback, take) = recorder();
+        let rule = FaultRule::exact(SIGNIN, status(code, Some("1")))
+            .method("POST")
+            .once();
+        let case = on_sign_in_rule(rule, |b| b.on_event(callback));
+        let signed_in = case.result.as_ref().expect("signed in after the wait");
+        assert_eq!(signed_in.user_id.as_str(), sample::USER_ID);
+        // It waited for the server's Retry-After (one second) before trying again.
+        assert!(
+            case.started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            case.started.elapsed()
+        );
+        assert_within(case.started, FIVE_S, "one retry after 1 s");
+        let log = case.fake.request_log();
+        let attempts: Vec<_> = log.iter().filter(|e| e.is_signin()).collect();
+        assert_eq!(attempts.len(), 2, "{:?}", describe(&log));
+        assert_eq!(attempts[0].status, Some(code));
+        assert_eq!(attempts[1].status, Some(200));
+        let events = take();
+        match events.as_slice() {
+            [
+                SessionEvent::Throttled { delay, status },
+                SessionEvent::SignedIn { generation: 1 },
+            ] => {
+                assert_eq!(status.as_u16(), code);
+                // Retry-After plus at most a tenth of it as jitter.
+                assert!(
+                    *delay >= Duration::from_secs(1) && *delay <= Duration::from_millis(1_100),
+                    "{delay:?}"
+                );
+            }
+            other => panic!("expected one Throttled event, then SignedIn: {other:?}"),
+        }
+        assert!(case.client.session().is_signed_in());
+        assert_eq!(case.client.generation(), 1);
+    }
+}
+
+#[test]
+fn a_sign_in_throttled_beyond_the_cap_is_throttled_at_once() {
     for code in [503, 429] {
-        let case = on_sign_in(status(code, Some("1")), |b| b);
+        // Retry-After: 30 against a 5 s cap: no wait at all.
+        let case = on_sign_in(status(code, Some("30")), |b| {
+            b.retries(3, Duration::from_secs(5))
+        });
         let err = case.err();
+        assert!(
+            matches!(
+                err.as_tableau(),
+                Some(proto::Error::Throttled { retries: 0, .. })
+            ),
+            "{err:?}"
+        );
         assert!(
             err.as_tableau().is_some_and(proto::Error::is_retryable),
             "{err:?}"
         );
         assert_eq!(
             err.as_tableau().and_then(proto::Error::retry_after),
-            Some(RetryAfter::Delay(Duration::from_secs(1)))
+            Some(RetryAfter::Delay(Duration::from_secs(30)))
         );
         assert_eq!(
             sign_ins(&case.fake.request_log()),
             1,
-            "the sign-in is not retried"
+            "over the cap: not retried"
         );
+        assert_within(case.started, FIVE_S, "Retry-After beyond the cap");
         case.recovers();
     }
+    // No retries configured: the first 429 is the answer, whatever it asks.
+    let case = on_sign_in(status(429, Some("1")), |b| {
+        b.retries(0, Duration::from_secs(60))
+    });
+    assert!(
+        matches!(
+            case.err().as_tableau(),
+            Some(proto::Error::Throttled { max_retries: 0, .. })
+        ),
+        "{:?}",
+        case.err()
+    );
+    assert_eq!(sign_ins(&case.fake.request_log()), 1);
+    case.recovers();
+}
+
+#[test]
+fn a_throttled_sign_out_is_retried_and_the_session_ends() {
+    let fake = start();
+    let (callback, take) = recorder();
+    let mut client = builder(&fake).on_event(callback).build().expect("client");
+    client.sign_in(password()).expect("sign-in");
+    assert_eq!(fake.control().live_sessions(), 1);
+    fake.control()
+        .add_fault(FaultRule::exact(SIGNOUT, status(503, Some("1"))).once());
+    let before = fake.request_log().len();
+    let started = Instant::now();
+    assert_eq!(client.sign_out().expect("signed out"), SignOut::Confirmed);
+    assert_within(started, FIVE_S, "one retry after 1 s");
+    assert_eq!(
+        describe(&log_from(&fake, before)),
+        [
+            "POST /api/3.25/auth/signout 503",
+            "POST /api/3.25/auth/signout 204"
+        ]
+    );
+    // The server's session is gone, and the client holds none.
+    assert_eq!(fake.control().live_sessions(), 0);
+    assert!(!client.session().is_signed_in());
+    let events = take();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                SessionEvent::SignedIn { generation: 1 },
+                SessionEvent::Throttled { .. },
+                SessionEvent::SignedOut {
+                    generation: 1,
+                    outcome: SignOut::Confirmed
+                },
+            ]
+        ),
+        "{events:?}"
+    );
+
+    // Throttled beyond the cap: a typed error, and the session stays usable (and open).
+    client.sign_in(password()).expect("sign-in");
+    fake.control()
+        .add_fault(FaultRule::exact(SIGNOUT, status(503, Some("120"))).once());
+    let err = client.sign_out().expect_err("beyond the 60 s cap");
+    assert!(
+        matches!(err.as_tableau(), Some(proto::Error::Throttled { .. })),
+        "{err:?}"
+    );
+    assert!(client.session().is_signed_in());
+    assert_eq!(fake.control().live_sessions(), 1);
+    whoami(&mut client).expect("still usable");
+    assert_eq!(client.sign_out().expect("signed out"), SignOut::Confirmed);
+    assert_eq!(fake.control().live_sessions(), 0);
+}
+
+#[test]
+fn a_throttled_switch_site_is_retried() {
+    let fake = start();
+    let mut client = client(&fake, Format::Xml);
+    client.sign_in(password()).expect("sign-in");
+    let token = token_of(&client);
+    let switch = "/api/3.25/auth/switchSite";
+    fake.control()
+        .add_fault(FaultRule::exact(switch, status(429, Some("1"))).once());
+    let before = fake.request_log().len();
+    let started = Instant::now();
+    let switched = client
+        .switch_site(sample::FINANCE_SITE)
+        .expect("switched after the wait")
+        .expect("the site changed");
+    assert_within(started, FIVE_S, "one retry after 1 s");
+    assert_eq!(switched.site_id.as_str(), sample::FINANCE_SITE_ID);
+    assert_eq!(
+        describe(&log_from(&fake, before)),
+        [
+            "POST /api/3.25/auth/switchSite 429",
+            "POST /api/3.25/auth/switchSite 200"
+        ]
+    );
+    assert_ne!(token_of(&client), token);
+    assert_eq!(client.generation(), 2);
+    assert_eq!(
+        whoami(&mut client).expect("whoami").site_id,
+        sample::FINANCE_SITE_ID
+    );
 }
 
 #[test]
@@ -511,7 +698,8 @@ fn faults_on_switch_site_and_sign_out_leave_the_session_as_it_was() {
         Fault::Garbage,
         Fault::Truncated,
         Fault::Hang,
-        status(503, Some("1")),
+        // Beyond the 60 s cap on waiting: not retried (a shorter one is waited out).
+        status(503, Some("120")),
     ] {
         fake.control()
             .add_fault(FaultRule::exact(switch, fault.clone()).once());
@@ -543,4 +731,29 @@ fn faults_on_switch_site_and_sign_out_leave_the_session_as_it_was() {
         Some(sample::FINANCE_SITE_ID.to_owned())
     );
     assert_eq!(client.sign_out().expect("sign-out"), SignOut::Confirmed);
+}
+
+#[test]
+fn a_failed_sign_out_before_a_new_sign_in_does_not_stop_it() {
+    // The old session is signed out first, best effort: the new sign-in is what was asked for.
+    for fault in [status(500, None), Fault::DropConnection] {
+        let fake = start();
+        let mut client = client(&fake, Format::Xml);
+        client.sign_in(password()).expect("sign-in");
+        let old = token_of(&client);
+        fake.control()
+            .add_fault(FaultRule::exact(SIGNOUT, fault.clone()).once());
+        let before = fake.request_log().len();
+        client
+            .sign_in(password())
+            .unwrap_or_else(|e| panic!("{fault:?}: {e:?}"));
+        let after = log_from(&fake, before);
+        assert_eq!(after.len(), 2, "{fault:?}: {:?}", describe(&after));
+        assert_eq!(after[0].path, SIGNOUT);
+        assert_eq!(after[0].token(), Some(old.as_str()));
+        assert!(after[1].is_signin());
+        assert_ne!(token_of(&client), old);
+        assert_eq!(client.generation(), 2);
+        whoami(&mut client).expect("the new session works");
+    }
 }

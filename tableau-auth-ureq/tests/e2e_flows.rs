@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use tableau_auth_ureq::proto::lifecycle::{RenewReason, SessionEvent};
-use tableau_auth_ureq::proto::{Expiry, TicketRequest};
+use tableau_auth_ureq::proto::{Ended, Expiry, TicketRequest};
 
 // ---------------------------------------------------------------------------------------------
 // The whole life of a session, per credential kind and format
@@ -520,6 +518,92 @@ fn a_short_client_idle_limit_re_signs_in_proactively() {
 }
 
 #[test]
+fn credentials_about_to_expire_do_not_sign_in_on_every_call() {
+    let fake = start();
+    // The PAT expires in 30 s by the fake's clock: within the client's 60 s expiry margin from
+    // the moment it signs in, so a renewal could never help (the new session would be due too).
+    let soon = fake.control().now_unix() + 30;
+    fake.control()
+        .update_config(|c| {
+            for p in &mut c.pats {
+                if p.name == sample::USER_PAT_NAME {
+                    p.expires_at_unix = Some(soon);
+                }
+            }
+        })
+        .expect("config");
+    let (callback, take) = recorder();
+    let mut client = builder(&fake).on_event(callback).build().expect("client");
+    let signed_in = client.sign_in(pat()).expect("sign-in");
+    assert!(signed_in.credentials_expire_at.is_some(), "{signed_in:?}");
+    let token = token_of(&client);
+    let before = fake.request_log().len();
+    for _ in 0..3 {
+        whoami(&mut client).expect("whoami");
+    }
+    client.current_session().expect("sessions/current");
+    assert_eq!(workbook_names(&mut client).expect("workbooks").len(), 2);
+    let after = log_from(&fake, before);
+    assert_eq!(sign_ins(&after), 0, "{:?}", describe(&after));
+    assert_eq!(after.len(), 5, "{:?}", describe(&after));
+    assert!(after.iter().all(|e| e.token() == Some(token.as_str())));
+    assert_eq!(client.generation(), 1);
+    assert_eq!(take(), [SessionEvent::SignedIn { generation: 1 }]);
+}
+
+#[test]
+fn a_failed_proactive_renewal_is_not_fatal() {
+    for fault in [status(500, None), Fault::DropConnection] {
+        let fake = start();
+        let (callback, take) = recorder();
+        // 61 s with the core's 60 s margin: a renewal is due once 1 s has passed.
+        let mut client = builder(&fake)
+            .idle_limit(Duration::from_secs(61))
+            .on_event(callback)
+            .build()
+            .expect("client");
+        client.sign_in(pat()).expect("sign-in");
+        let token = token_of(&client);
+        std::thread::sleep(Duration::from_millis(1_200));
+        fake.control()
+            .add_fault(FaultRule::exact(SIGNIN, fault.clone()).once());
+        let before = fake.request_log().len();
+        let me = whoami(&mut client).expect("the call goes on with the old token");
+        assert_eq!(me.user_id, sample::USER_ID, "{fault:?}");
+        let after = log_from(&fake, before);
+        assert_eq!(after.len(), 2, "{fault:?}: {:?}", describe(&after));
+        assert!(after[0].is_signin(), "{fault:?}: {:?}", describe(&after));
+        assert_eq!(after[1].path, CURRENT);
+        assert_eq!(after[1].status, Some(200));
+        assert_eq!(after[1].token(), Some(token.as_str()), "{fault:?}");
+        assert_eq!(token_of(&client), token);
+        assert_eq!(client.generation(), 1);
+        let events = take();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [
+                    SessionEvent::SignedIn { generation: 1 },
+                    SessionEvent::RenewalFailed { generation: 1, .. },
+                ]
+            ),
+            "{fault:?}: {events:?}"
+        );
+        // The renewal pauses after a failure (a quarter of the margin): a call made once it
+        // would be due again does not try again yet.
+        std::thread::sleep(Duration::from_millis(1_200));
+        let before = fake.request_log().len();
+        whoami(&mut client).expect("whoami");
+        let after = log_from(&fake, before);
+        assert_eq!(
+            describe(&after),
+            ["GET /api/3.25/sessions/current 200"],
+            "{fault:?}"
+        );
+    }
+}
+
+#[test]
 fn a_re_sign_in_after_a_site_switch_lands_on_the_new_site() {
     let fake = start();
     let mut client = client(&fake, Format::Json);
@@ -562,7 +646,9 @@ fn a_second_401_after_the_replay_is_an_error_not_a_loop() {
     let before = fake.request_log().len();
     let err = whoami(&mut client).expect_err("still 401");
     assert_eq!(err.code(), Some("401002"), "{err:?}");
-    assert!(err.as_tableau().is_some_and(proto::Error::is_reauth_needed));
+    // The core's verdict: the session ended again after its one re-sign-in; the server's
+    // rejection is its root.
+    assert_session_ended(&err);
     let after = log_from(&fake, before);
     assert_eq!(
         describe(&after),
@@ -598,6 +684,10 @@ fn a_failed_re_sign_in_is_a_typed_error_with_a_bounded_log() {
         let err = whoami(&mut client).expect_err("revoked");
         assert_eq!(err.code(), Some("401001"), "{err:?}");
         assert!(!err.as_tableau().is_some_and(proto::Error::is_reauth_needed));
+        assert!(
+            matches!(err.as_tableau(), Some(proto::Error::SignInFailed(_))),
+            "{err:?}"
+        );
         assert_eq!(
             describe(&log_from(&fake, before)),
             [
@@ -638,6 +728,19 @@ fn a_ready_jwt_cannot_sign_in_twice_but_a_connected_app_can() {
         .collect();
     assert_eq!(jwts.len(), 3);
     assert_ne!(jwts[1], jwts[2], "a new JWT for each sign-in");
+}
+
+/// A [`proto::Error::SessionEnded`] whose root is the server's rejection (`401002`).
+fn assert_session_ended(err: &Error) {
+    let Some(proto::Error::SessionEnded { source, .. }) = err.as_tableau() else {
+        panic!("expected SessionEnded, got {err:?}");
+    };
+    assert!(source.is_reauth_needed(), "{source:?}");
+    assert!(
+        err.as_tableau()
+            .is_some_and(|e| e.root().is_reauth_needed())
+    );
+    assert!(!err.as_tableau().is_some_and(proto::Error::is_reauth_needed));
 }
 
 fn client_for_app(fake: &FakeServer) -> Client {
@@ -962,7 +1065,7 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
     let before = fake.request_log().len();
     let err = client.current_session().expect_err("still 401");
     assert_eq!(err.code(), Some("401002"), "{err:?}");
-    assert!(err.as_tableau().is_some_and(proto::Error::is_reauth_needed));
+    assert_session_ended(&err);
     assert!(!format!("{err} {err:?}").contains(&token));
     let after = log_from(&fake, before);
     assert_eq!(
@@ -983,19 +1086,6 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
 }
 
 // ----- the event callback -------------------------------------------------------------------
-
-/// Every event the callback received since the last call.
-fn recorder() -> (
-    impl Fn(&SessionEvent) + Send + Sync + 'static,
-    impl Fn() -> Vec<SessionEvent>,
-) {
-    let seen: Arc<Mutex<Vec<SessionEvent>>> = Arc::default();
-    let sink = seen.clone();
-    (
-        move |event: &SessionEvent| sink.lock().expect("events").push(event.clone()),
-        move || std::mem::take(&mut *seen.lock().expect("events")),
-    )
-}
 
 #[test]
 fn the_event_callback_tells_each_step_of_the_session() {
@@ -1019,10 +1109,13 @@ fn the_event_callback_tells_each_step_of_the_session() {
     assert_eq!(
         take(),
         [
-            SessionEvent::Superseded { generation: 2 },
+            SessionEvent::Ended {
+                generation: 2,
+                reason: Ended::Superseded
+            },
             SessionEvent::Renewed {
                 generation: 3,
-                reason: RenewReason::Superseded
+                reason: RenewReason::Rejected(Ended::Superseded)
             },
         ]
     );
@@ -1051,7 +1144,10 @@ fn the_event_callback_tells_each_step_of_the_session() {
         matches!(
             events.as_slice(),
             [
-                SessionEvent::Superseded { generation: 3 },
+                SessionEvent::Ended {
+                    generation: 3,
+                    reason: Ended::Superseded
+                },
                 SessionEvent::RenewalFailed { generation: 3, error },
             ] if error.contains("401001")
         ),

@@ -297,3 +297,27 @@ fn the_ca_file_and_the_localhost_name_are_trusted() {
         .expect_err("no certificate");
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The client's own Debug
+
+#[test]
+fn the_client_and_its_policy_show_no_secret_in_debug() {
+    let fake = start();
+    let (callback, _take) = recorder();
+    let mut client = builder(&fake).on_event(callback).build().expect("client");
+    client.sign_in(pat()).expect("PAT sign-in");
+    let token = token_of(&client);
+    let shown = format!("{client:?}");
+    assert!(!shown.contains(sample::USER_PAT_SECRET), "{shown}");
+    assert!(!shown.contains(&token), "{shown}");
+    // A connected app: neither its secret nor a minted JWT.
+    client
+        .sign_in(sign_in(&fake, Kind::ConnectedApp))
+        .expect("connected-app sign-in");
+    let token = token_of(&client);
+    let shown = format!("{client:?}");
+    assert!(!shown.contains(sample::APP_SECRET_VALUE), "{shown}");
+    assert!(!shown.contains(&token), "{shown}");
+    assert!(!shown.contains("eyJ"), "a JWT: {shown}");
+}

@@ -1,6 +1,7 @@
 //! The examples' logic, run in-process against the fake: `pat_script` (sign in with a PAT, list
-//! workbooks, the guard signs out on every path), `embed_drive` (an SDK driving the core over
-//! its own transport, connected-app JWTs minted per sign-in, one re-sign-in on `401002`) and
+//! workbooks, the guard signs out on every path), `embed_drive` (an SDK driving the core's
+//! `Policy` over its own transport, with no rule of its own: connected-app JWTs minted per
+//! sign-in, one re-sign-in on `401002`, all the policy's) and
 //! `ticket_server` (a web server whose pages redeem real, single-use trusted tickets). Also
 //! their argument parsing: secrets never come from flags.
 
@@ -19,6 +20,7 @@ mod ticket_server;
 use std::net::TcpListener;
 
 use common::*;
+use tableau_auth_ureq::proto::lifecycle::{RenewReason, SessionEvent};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
@@ -157,6 +159,16 @@ fn embed_drive_runs_every_exchange_over_the_sdk_transport() {
             format!("POST /api/{v}/auth/signout"),
         ]
     );
+    assert_eq!(
+        report.events,
+        [
+            SessionEvent::SignedIn { generation: 1 },
+            SessionEvent::SignedOut {
+                generation: 1,
+                outcome: SignOut::Confirmed
+            },
+        ]
+    );
     // Everything the SDK sent reached the fake, and the minted JWT was accepted.
     let log = fake.request_log();
     assert_eq!(log.len(), report.sent.len(), "{:?}", describe(&log));
@@ -226,11 +238,35 @@ fn embed_drive_signs_in_again_once_when_the_session_is_gone() {
         )
         .times(2),
     );
+    sdk.events.clear();
     let error = sdk
         .get_json("sessions/current", false)
         .expect_err("rejected twice");
     assert_eq!(error.code(), Some("401002"));
+    // The policy's verdict, not the SDK's: the session ended again after one re-sign-in.
+    assert!(
+        matches!(
+            error,
+            embed_drive::SdkError::Tableau(proto::Error::SessionEnded { .. })
+        ),
+        "{error:?}"
+    );
     assert_eq!(sign_ins(&fake.request_log()), 3);
+    assert!(
+        matches!(
+            sdk.events.as_slice(),
+            [
+                SessionEvent::Ended { generation: 2, .. },
+                SessionEvent::Renewed {
+                    generation: 3,
+                    reason: RenewReason::Rejected(_)
+                },
+                SessionEvent::Ended { generation: 3, .. },
+            ]
+        ),
+        "{:?}",
+        sdk.events
+    );
     assert_eq!(sdk.sign_out().expect("signed out"), SignOut::Confirmed);
 }
 
@@ -250,7 +286,7 @@ fn embed_drive_reports_a_transport_failure_and_keeps_the_session_usable() {
         matches!(error, embed_drive::SdkError::Transport(_)),
         "{error:?}"
     );
-    // `drive` aborted the exchange: the session is still signed in, and signing out works.
+    // The policy aborted the exchange: the session is still signed in, and signing out works.
     assert!(sdk.session().is_signed_in());
     assert_eq!(sdk.sign_out().expect("signed out"), SignOut::Confirmed);
 }

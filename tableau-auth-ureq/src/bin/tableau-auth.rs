@@ -2,7 +2,13 @@
 //!
 //! Secrets come only from the environment. Commands that sign in and do not hand the session
 //! over (`sign-in`, `whoami`, `switch-site`) always sign out, through the client's
-//! [`SignOutGuard`], and a failed sign-out never replaces the real outcome.
+//! [`SignOutGuard`], and a failed sign-out never replaces the real outcome; they print their
+//! result once signed out, so that a sign-out the server kept throttling (the session left
+//! open) fails the command instead of passing unnoticed.
+//!
+//! Every rule about the session (waits on 429/503 within `--timeout`, one re-sign-in on
+//! `401002`) is the core's policy, run by the client; this tool only maps its errors to exit
+//! statuses (`failure.rs`).
 #![forbid(unsafe_code)]
 
 #[path = "tableau-auth/args.rs"]
@@ -93,25 +99,25 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let guard = sign_in_guard(&mut client, sign_in)?;
-            let result = match guard.session().signed_in() {
-                Some(info) => out.fields(session_fields(info)),
+            let fields = match guard.session().signed_in() {
+                Some(info) => Ok(session_fields(info)),
                 None => Err(not_signed_in()),
             };
-            finish(guard, result)
+            finish(guard, fields, out)
         }
         Command::Whoami => {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let mut guard = sign_in_guard(&mut client, sign_in)?;
-            let result = whoami(&mut guard, out);
-            finish(guard, result)
+            let fields = whoami(&mut guard);
+            finish(guard, fields, out)
         }
         Command::SwitchSite { target } => {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let mut guard = sign_in_guard(&mut client, sign_in)?;
-            let result = switch_site(&mut guard, target, out);
-            finish(guard, result)
+            let fields = switch_site(&mut guard, target);
+            finish(guard, fields, out)
         }
         Command::Token => {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
@@ -159,9 +165,12 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
     }
 }
 
+/// The fields a command prints.
+type Fields = Vec<(&'static str, Value)>;
+
 /// `whoami` after the sign-in: `GET sessions/current` in the `--wire` format (the client's),
 /// read by the core.
-fn whoami(client: &mut Client, out: Out) -> Result<(), Failure> {
+fn whoami(client: &mut Client) -> Result<Fields, Failure> {
     let me = client.current_session()?;
     let mut fields = vec![
         ("site_id", me.site_id.as_str().into()),
@@ -177,11 +186,11 @@ fn whoami(client: &mut Client, out: Out) -> Result<(), Failure> {
     {
         fields.push(("moved_to", moved.into()));
     }
-    out.fields(fields)
+    Ok(fields)
 }
 
 /// `switch-site` after the sign-in; "already there" (403070) shows the unchanged session.
-fn switch_site(client: &mut Client, target: &str, out: Out) -> Result<(), Failure> {
+fn switch_site(client: &mut Client, target: &str) -> Result<Fields, Failure> {
     let switched = client.switch_site(target)?;
     let info = match switched {
         Some(info) => info,
@@ -194,25 +203,43 @@ fn switch_site(client: &mut Client, target: &str, out: Out) -> Result<(), Failur
                 .ok_or_else(not_signed_in)?
         }
     };
-    out.fields(session_fields(&info))
+    Ok(session_fields(&info))
 }
 
-/// Signs out after a command's main step: on success a failed sign-out is only a warning; on
-/// failure the guard signs out when dropped and its outcome is ignored, so the real error wins.
-fn finish(guard: SignOutGuard<'_>, result: Result<(), Failure>) -> Result<(), Failure> {
+/// Signs out after a command's main step, then prints what it found. On success a failed
+/// sign-out is only a warning, except one the server still throttled after the retries
+/// `--timeout` allows: the session certainly stays open, so the command fails (exit 4) and
+/// prints the error instead. On failure the guard signs out when dropped and its outcome is
+/// ignored, so the real error wins.
+fn finish(
+    guard: SignOutGuard<'_>,
+    result: Result<Fields, Failure>,
+    out: Out,
+) -> Result<(), Failure> {
     match result {
-        Ok(()) => {
-            if let Err(e) = guard.sign_out() {
-                let line = Failure::Client(e).report().line;
-                warn(&format!("warning: could not sign out: {line}"));
+        Ok(fields) => {
+            match guard.sign_out() {
+                Ok(_) => {}
+                Err(e) if e.as_tableau().is_some_and(is_throttled) => {
+                    return Err(Failure::SignOut(e));
+                }
+                Err(e) => {
+                    let line = Failure::Client(e).report().line;
+                    warn(&format!("warning: could not sign out: {line}"));
+                }
             }
-            Ok(())
+            out.fields(fields)
         }
         Err(failure) => {
             drop(guard);
             Err(failure)
         }
     }
+}
+
+/// Whether the server was still throttling (429/503) once the retries ran out.
+fn is_throttled(e: &tableau_auth_ureq::proto::Error) -> bool {
+    matches!(e, tableau_auth_ureq::proto::Error::Throttled { .. })
 }
 
 fn sign_in_guard(client: &mut Client, sign_in: SignIn) -> Result<SignOutGuard<'_>, Failure> {
@@ -228,7 +255,7 @@ fn not_signed_in() -> Failure {
 }
 
 /// The session as `sign-in` and `switch-site` print it.
-fn session_fields(info: &SignedIn) -> Vec<(&'static str, Value)> {
+fn session_fields(info: &SignedIn) -> Fields {
     let mut fields = vec![
         ("site_id", info.site_id.as_str().into()),
         ("site_content_url", info.site_content_url.as_str().into()),
@@ -258,7 +285,8 @@ fn client(options: &Options) -> Result<Client, Failure> {
         .exchange_timeout(timeout)
         .read_timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
-        // A throttled whoami waits as Retry-After asks, but never longer than --timeout.
+        // The core's policy waits out a throttled exchange (sign-in, whoami, sign-out, …) as
+        // Retry-After asks, but never longer than --timeout in all for each.
         .retries(3, timeout);
     if let Some(text) = options
         .api_version

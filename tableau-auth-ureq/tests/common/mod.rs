@@ -3,12 +3,14 @@
 //! small readers of the fake's request log and of response bodies (XML or JSON).
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use tableau_auth_tests::fake::{
     FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, LoggedRequest, sample,
     sign_hs256,
 };
+pub use tableau_auth_ureq::proto::lifecycle::{RenewReason, SessionEvent};
 pub use tableau_auth_ureq::proto::secret::ExposeSecret;
 pub use tableau_auth_ureq::proto::{
     ApiVersion, ConnectedApp, Credentials, Feature, Format, MintInputs, SignIn, SignOut, UserId,
@@ -109,4 +111,21 @@ pub fn plain_agent(fake: &FakeServer) -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/// A callback for [`ClientBuilder::on_event`], and a function that takes every event it
+/// received since it was last called.
+pub fn recorder() -> (
+    impl Fn(&SessionEvent) + Send + Sync + 'static,
+    impl Fn() -> Vec<SessionEvent>,
+) {
+    let seen: Arc<Mutex<Vec<SessionEvent>>> = Arc::default();
+    let sink = seen.clone();
+    (
+        move |event: &SessionEvent| sink.lock().expect("events").push(event.clone()),
+        move || std::mem::take(&mut *seen.lock().expect("events")),
+    )
 }

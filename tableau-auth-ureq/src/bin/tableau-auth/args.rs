@@ -22,7 +22,9 @@ TABLEAU_API_VERSION, TABLEAU_CA_FILE.
 
 Commands that sign in (sign-in, whoami, switch-site, token) need exactly one kind of
 credentials. sign-in, whoami and switch-site always sign out before exiting, even when a
-later step failed; token leaves its session open for a later sign-out.
+later step failed; token leaves its session open for a later sign-out. A server that
+throttles (429/503) is waited for as its Retry-After asks, on every request, within
+--timeout in all for each.
 
 Output: short `key: value` lines (token and ticket print only the value). With --json,
 exactly one JSON object on stdout, on failure too: {\"error\": {\"code\": Tableau's code
@@ -35,9 +37,13 @@ Exit status:
   0  success (a sign-out that finds the session already gone included)
   1  the output could not be written
   2  usage: a missing or invalid option, credential or environment variable
-  3  the server refused: a Tableau error (its code, summary and detail go to stderr), a
-     trusted ticket refused with -1, or a feature the server's version or Tableau Cloud lacks
-  4  transport, TLS, timeout, a redirect refused, or a response that could not be understood";
+  3  the server refused: a Tableau error (its code, summary and detail go to stderr; a
+     session ended again after one re-sign-in is its 401002, a failed re-sign-in its own
+     code), a trusted ticket refused with -1, or a feature the server's version or Tableau
+     Cloud lacks
+  4  transport, TLS, timeout, a server still throttling (429/503) once --timeout is used up
+     (kind \"throttled\"; also a sign-out after success, the session then left open), a
+     redirect refused, or a response that could not be understood";
 
 /// `tableau-auth`: sign in to Tableau Server or Tableau Cloud from scripts.
 #[derive(Debug, Parser)]

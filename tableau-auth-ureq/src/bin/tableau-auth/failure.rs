@@ -14,6 +14,10 @@ pub(crate) enum Failure {
     Client(Error),
     /// The output could not be written (exit 1).
     Output(std::io::Error),
+    /// The sign-out after a successful command was still throttled after the retries the
+    /// timeout allows: the session stays open on the server (exit 4, like any transient
+    /// failure).
+    SignOut(Error),
 }
 
 impl From<Error> for Failure {
@@ -64,6 +68,10 @@ impl Failure {
                 format!("could not write the output: {e}"),
             ),
             Self::Client(e) => client_report(e),
+            Self::SignOut(e) => prefixed(
+                client_report(e),
+                "could not sign out, the session stays open on the server until it expires",
+            ),
         }
     }
 
@@ -189,9 +197,37 @@ fn core_report(e: &proto::Error) -> Report {
             }
             _ => Report::new(4, "internal", "internal error", e.to_string()),
         },
-        _ if e.code().is_some() => Report::new(3, "api", "refused", e.to_string()),
+        // The policy's errors. Throttled beyond the retries --timeout allows: transient, like
+        // a timeout; the server's code (if it sent one) is kept.
+        E::Throttled { .. } => Report {
+            code: e.code().map(str::to_owned),
+            ..Report::new(
+                4,
+                "throttled",
+                "server busy",
+                format!("{e} (the total wait is capped by --timeout)"),
+            )
+        },
+        // Rejected again after one re-sign-in: reported as the rejection itself (401002).
+        E::SessionEnded { reason, source } => prefixed(
+            core_report(source),
+            &format!("the session has ended ({reason})"),
+        ),
+        // The sign-in made again for the call failed: reported as that failure (401001, …).
+        E::SignInFailed(source) => prefixed(core_report(source), "signing in again failed"),
+        E::Transport { .. } => Report::new(4, "transport", "transport failure", e.to_string()),
+        _ if e.code().is_some() => Report {
+            code: e.code().map(str::to_owned),
+            ..Report::new(3, "api", "refused", e.to_string())
+        },
         _ => Report::new(4, "other", "failure", e.to_string()),
     }
+}
+
+/// `report` with `context` in front of its line.
+fn prefixed(mut report: Report, context: &str) -> Report {
+    report.line = format!("{context}: {}", report.line);
+    report
 }
 
 /// The core's advice for a Tableau error: the end of its `Display` text. The core keeps its
@@ -212,4 +248,96 @@ fn hint(api: &proto::ApiError) -> String {
         .strip_prefix(&head)
         .map(str::to_owned)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tableau_auth_ureq::http::StatusCode;
+    use tableau_auth_ureq::proto::{ApiError, Ended, Error as E};
+
+    use super::*;
+
+    fn api(status: StatusCode, code: &str) -> E {
+        E::Api(ApiError {
+            status,
+            code: code.to_owned(),
+            summary: "Unauthorized Access".to_owned(),
+            detail: String::new(),
+            retry_after: None,
+        })
+    }
+
+    fn report(e: E) -> Report {
+        Failure::from(e).report()
+    }
+
+    #[test]
+    fn the_policy_errors_map_to_their_server_answer() {
+        // Rejected again after one re-sign-in: like a 401002.
+        let ended = report(E::SessionEnded {
+            reason: Ended::Superseded,
+            source: Box::new(api(StatusCode::UNAUTHORIZED, "401002")),
+        });
+        assert_eq!(
+            (ended.status, ended.kind, ended.code.as_deref()),
+            (3, "api", Some("401002"))
+        );
+        assert!(
+            ended.line.starts_with("the session has ended"),
+            "{}",
+            ended.line
+        );
+
+        // A failed re-sign-in: its own answer (401001), or a transport failure.
+        let failed = report(E::SignInFailed(Box::new(api(
+            StatusCode::UNAUTHORIZED,
+            "401001",
+        ))));
+        assert_eq!(
+            (failed.status, failed.kind, failed.code.as_deref()),
+            (3, "api", Some("401001"))
+        );
+        let failed = report(E::SignInFailed(Box::new(E::Transport {
+            message: "connection reset".to_owned(),
+        })));
+        assert_eq!((failed.status, failed.kind), (4, "transport"));
+
+        // Throttled beyond the caps: transient, exit 4, with the server's code if any.
+        let throttled = report(E::Throttled {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            wait: Duration::from_secs(30),
+            waited: Duration::ZERO,
+            retries: 0,
+            max_retries: 3,
+            max_wait: Duration::from_secs(5),
+            source: Box::new(api(StatusCode::TOO_MANY_REQUESTS, "429000")),
+        });
+        assert_eq!(
+            (throttled.status, throttled.kind, throttled.code.as_deref()),
+            (4, "throttled", Some("429000"))
+        );
+        assert!(throttled.line.contains("--timeout"), "{}", throttled.line);
+        let sign_out = Failure::SignOut(Error::Tableau(E::Throttled {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            wait: Duration::from_secs(1),
+            waited: Duration::from_secs(2),
+            retries: 2,
+            max_retries: 3,
+            max_wait: Duration::from_secs(2),
+            source: Box::new(E::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                snippet: String::new(),
+                retry_after: None,
+            }),
+        }))
+        .report();
+        assert_eq!((sign_out.status, sign_out.kind), (4, "throttled"));
+        assert!(
+            sign_out.line.starts_with("could not sign out"),
+            "{}",
+            sign_out.line
+        );
+    }
 }
