@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tableau_auth_hyper::{Client, Current, TableauAuthLayer};
+use tableau_auth_hyper::{Client, Snapshot, TableauAuthLayer};
 use tower::Layer;
 
 #[global_allocator]
@@ -83,8 +83,8 @@ async fn memory(fake: &FakeChild) -> Vec<(String, i64)> {
         size_of::<Client>() as i64,
     ));
     rows.push((
-        "`size_of::<Current>()` (the lock-free snapshot, inline part)".to_owned(),
-        size_of::<Current>() as i64,
+        "`size_of::<Snapshot>()` (the lock-free snapshot, inline part)".to_owned(),
+        size_of::<Snapshot>() as i64,
     ));
     // A client: rustls config (≈150 webpki roots + the CA), hyper-util pool, shared state.
     let region = Region::new(GLOBAL);
@@ -135,14 +135,14 @@ async fn memory(fake: &FakeChild) -> Vec<(String, i64)> {
     ));
     // Heap estimate of the snapshot from its contents.
     let current = client.current().expect("signed in");
-    let estimate = size_of::<Current>()
+    let estimate = size_of::<Snapshot>()
         + current.header_value().len()
         + current.base_url().len() * 3
         + 2 * 80
         + current.signed_in().site_id.as_str().len()
         + current.signed_in().user_id.as_str().len();
     rows.push((
-        "estimate: `Current` inline + token + URLs + ids".to_owned(),
+        "estimate: `Snapshot` inline + token + URLs + ids".to_owned(),
         estimate as i64,
     ));
     rows

@@ -1,22 +1,24 @@
 //! The async client: one session shared by every clone, driven over hyper.
 
+use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
+use tableau_auth_proto::http::request::Parts;
 use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::secret::AuthToken;
 use tableau_auth_proto::{
-    ApiVersion, Config, CurrentSession, Event, Format, Intent, ServerInfo, Session, SignIn,
-    SignOut, SignedIn, SiteContentUrl, TicketRequest, TrustedTicket, Verdict,
+    ApiVersion, Call, Config, CurrentSession, Event, Format, Intent, Outcome, Policy, ServerInfo,
+    Session, SignIn, SignOut, SignedIn, SiteContentUrl, Snapshot, TicketRequest, TrustedTicket,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Limits};
 use crate::event::{EventCallback, SessionEvent};
-use crate::shared::{Current, Settings, Shared, Trigger, unexpected};
+use crate::shared::{NoRequest, Own, Shared, unexpected};
 use crate::tls::TlsOptions;
 use crate::transport::{HyperClient, Proxy, Transport};
 
@@ -181,8 +183,12 @@ impl ClientBuilder {
         self
     }
 
-    /// How often [`Client::send`] retries a 429/503 (default 3) and the longest one call waits
-    /// in all (default 60 s); a `Retry-After` beyond that is returned as the error at once.
+    /// The core's caps on waiting out a throttled (429) or unavailable (503) server: each call
+    /// (a sign-in, [`Client::send`], [`Client::current_session`], a request through the tower
+    /// layer, …) retries at most `max_retries` times (default 3) and waits at most
+    /// `max_total_wait` in all (default 60 s). A wait beyond them ends the call with the core's
+    /// [`tableau_auth_proto::Error::Throttled`], at once (the tower layer hands the last
+    /// response back instead).
     pub fn retries(mut self, max_retries: u32, max_total_wait: Duration) -> Self {
         self.max_retries = max_retries;
         self.max_retry_wait = max_total_wait;
@@ -220,21 +226,22 @@ impl ClientBuilder {
     }
 
     /// Whether a rejected session (`401002` and kin) is replaced by signing in again once and
-    /// replaying the request once (default `true`). When off, the rejection is returned as
-    /// [`Error::SessionEnded`].
+    /// replaying the request once (default `true`). When off, the rejection is returned as the
+    /// core's [`tableau_auth_proto::Error::SessionEnded`].
     pub fn reauthenticate(mut self, on: bool) -> Self {
         self.reauthenticate = on;
         self
     }
 
-    /// Whether [`Client::send`] signs in again before sending when the session is about to
-    /// expire (the core's `poll_timeout`; default `true`).
+    /// Whether the client signs in again before sending when the session is about to expire
+    /// (the core's [`Policy::poll_timeout`]; default `true`).
     pub fn renew_before_expiry(mut self, on: bool) -> Self {
         self.renew_before_expiry = on;
         self
     }
 
-    /// Receives every [`SessionEvent`] (in addition to `tracing`), on the task that caused it.
+    /// Receives every [`SessionEvent`] (in addition to `tracing`), in order, on a task of the
+    /// client (usually the one that caused it). It may use the client; it should be quick.
     pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
         self.on_event = Some(Arc::new(callback));
         self
@@ -246,7 +253,10 @@ impl ClientBuilder {
             .format(self.format)
             .max_body(self.max_body)
             .idle_limit(self.idle_limit)
-            .expiry_margin(self.expiry_margin);
+            .expiry_margin(self.expiry_margin)
+            .retries(self.max_retries, self.max_retry_wait)
+            .reauthenticate(self.reauthenticate)
+            .renew_before_expiry(self.renew_before_expiry);
         if let Some(v) = self.api_version {
             config = config.api_version(v);
         }
@@ -276,22 +286,10 @@ impl ClientBuilder {
             self.pool_idle_timeout,
             self.pool_max_idle_per_host,
         )?;
-        let settings = Settings {
-            expiry_margin: self.expiry_margin,
-            max_retries: self.max_retries,
-            max_retry_wait: self.max_retry_wait,
-            reauthenticate: self.reauthenticate,
-            renew_before_expiry: self.renew_before_expiry,
-        };
-        let shared = Shared::new(
-            Session::new(config),
-            transport,
-            settings,
-            self.sign_in,
-            self.on_event,
-        );
+        let mut policy = Policy::new(config, Instant::now());
+        policy.set_credentials(self.sign_in);
         Ok(Client {
-            shared: Arc::new(shared),
+            shared: Arc::new(Shared::new(policy, transport, self.on_event)),
         })
     }
 }
@@ -346,20 +344,48 @@ impl Client {
         }
     }
 
-    #[cfg(feature = "tower")]
+    #[cfg(any(test, feature = "tower"))]
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
+    /// Runs `call` without a request of the caller's, to its outcome.
+    async fn outcome(&self, call: Call) -> Result<Outcome, Error> {
+        // Boxed: the driver's future is large, and the calls that need it are rare.
+        Box::pin(self.shared.run(call, &mut NoRequest, None))
+            .await?
+            .outcome()
+    }
+
+    /// Runs one intent of the core (kept alive like a request when it needs the session).
+    async fn intent(&self, intent: Intent) -> Result<Event, Error> {
+        match self.outcome(Call::Intent(intent)).await? {
+            Outcome::Event(event) => Ok(event),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A live session, from [`Call::Ready`] or [`Call::Renew`].
+    async fn session(&self, call: Call) -> Result<Arc<Snapshot>, Error> {
+        match self.outcome(call).await? {
+            Outcome::Ready(snapshot) => Ok(snapshot),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// The current session snapshot (lock-free), or `None` when not signed in.
-    pub fn current(&self) -> Option<Arc<Current>> {
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.shared.current()
     }
 
     /// The current snapshot, signing in first (single-flight) with the builder's credentials
-    /// when there is none, and renewing first when it is about to expire.
-    pub async fn current_or_sign_in(&self) -> Result<Arc<Current>, Error> {
-        self.shared.ready().await
+    /// when there is none, renewing first when it is about to expire, and waiting first while
+    /// the server throttles. Lock-free when none of that is needed.
+    pub async fn current_or_sign_in(&self) -> Result<Arc<Snapshot>, Error> {
+        if let Some(grant) = self.shared.grant() {
+            return Ok(grant.snapshot().clone());
+        }
+        self.session(Call::Ready).await
     }
 
     /// The generation of the current session (0: never signed in or signed out).
@@ -374,24 +400,20 @@ impl Client {
 
     /// `{base}/api/{version}/{path}` of the current session.
     pub fn api_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
-        match self.current() {
+        let url = match self.current() {
             Some(c) => c.api_url(path),
-            None => self
-                .shared
-                .with_session(|s| s.api_url(path))
-                .map_err(Error::from),
-        }
+            None => self.shared.with_session(|s| s.api_url(path)),
+        };
+        Ok(url?)
     }
 
     /// `{base}/api/{version}/sites/{site-luid}/{path}` of the current session.
     pub fn site_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
-        self.current()
-            .ok_or_else(Error::not_signed_in)?
-            .site_url(path)
+        let current = self.current().ok_or_else(Error::not_signed_in)?;
+        Ok(current.site_url(path)?)
     }
 
-    /// Runs `f` on the core session (read-only; the last recorded use applied). Takes a short
-    /// lock: do not hold on to it.
+    /// Runs `f` on the core session (read-only). Takes a short lock: do not hold on to it.
     pub fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
         self.shared.with_session(f)
     }
@@ -404,7 +426,7 @@ impl Client {
 
     /// Asks the server its versions (anonymous); the session adopts its API version.
     pub async fn server_info(&self) -> Result<ServerInfo, Error> {
-        match self.shared.run(Intent::ServerInfo).await? {
+        match self.intent(Intent::ServerInfo).await? {
             Event::ServerInfo(info) => Ok(info),
             other => Err(unexpected(&other)),
         }
@@ -414,40 +436,51 @@ impl Client {
     /// expires or is superseded (a connected app then mints a fresh JWT). A session the client
     /// already holds is signed out first. Every clone sees the new session at once.
     pub async fn sign_in(&self, sign_in: SignIn) -> Result<SignedIn, Error> {
-        self.shared.sign_in(sign_in).await
+        match self.intent(Intent::SignIn(sign_in)).await? {
+            Event::SignedIn(info) => Ok(info),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Signs in again now with the stored credentials (single-flight: tasks calling it together
     /// share one sign-in) and returns the new snapshot.
-    pub async fn renew(&self) -> Result<Arc<Current>, Error> {
-        self.shared.renew().await
+    pub async fn renew(&self) -> Result<Arc<Snapshot>, Error> {
+        self.session(Call::Renew).await
     }
 
     /// Signs out and forgets the credentials. A session the server already dropped is
     /// `Ok(SignOut::AlreadyGone)`, not an error; without a session nothing is sent.
     pub async fn sign_out(&self) -> Result<SignOut, Error> {
-        self.shared.sign_out().await
-    }
-
-    /// Signs out a token saved elsewhere (by another process).
-    pub async fn sign_out_token(&self, token: AuthToken) -> Result<SignOut, Error> {
-        match self.shared.run(Intent::SignOutToken(token)).await? {
+        match self.intent(Intent::SignOut).await? {
             Event::SignedOut(outcome) => Ok(outcome),
             other => Err(unexpected(&other)),
         }
     }
 
-    /// Moves the session to another site. `Ok(None)`: it was already there (`403070`).
+    /// Signs out a token saved elsewhere (by another process).
+    pub async fn sign_out_token(&self, token: AuthToken) -> Result<SignOut, Error> {
+        match self.intent(Intent::SignOutToken(token)).await? {
+            Event::SignedOut(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Moves the session to another site. `Ok(None)`: it was already there (`403070`). Later
+    /// sign-ins with the kept credentials land on the new site.
     pub async fn switch_site(
         &self,
         site: impl Into<SiteContentUrl>,
     ) -> Result<Option<SignedIn>, Error> {
-        self.shared.switch_site(site.into()).await
+        match self.intent(Intent::SwitchSite(site.into())).await? {
+            Event::SiteSwitched(info) => Ok(Some(info)),
+            Event::SiteUnchanged => Ok(None),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Asks Tableau Server for a trusted ticket.
     pub async fn trusted_ticket(&self, request: TicketRequest) -> Result<TrustedTicket, Error> {
-        match self.shared.run(Intent::TrustedTicket(request)).await? {
+        match self.intent(Intent::TrustedTicket(request)).await? {
             Event::TicketIssued(ticket) => Ok(ticket),
             other => Err(unexpected(&other)),
         }
@@ -457,113 +490,90 @@ impl Client {
     /// site's names, and proof that the token is alive.
     ///
     /// Like [`Client::send`], it signs in first when there is no session and the builder has
-    /// credentials, renews first when the session is about to expire, and on `401002` (and
-    /// kin) signs in again once — single-flight by generation — and asks once more; a second
-    /// rejection is [`Error::SessionEnded`]. Other failures (429/503 included) are returned as
-    /// they are.
+    /// credentials, renews first when the session is about to expire, waits out a throttled
+    /// server (429/503, within [`ClientBuilder::retries`]), and on `401002` (and kin) signs in
+    /// again once — single-flight — and asks once more; a second rejection is the core's
+    /// [`tableau_auth_proto::Error::SessionEnded`].
     pub async fn current_session(&self) -> Result<CurrentSession, Error> {
-        let shared = &self.shared;
-        let mut current = shared.ready().await?;
-        let mut replayed = false;
-        loop {
-            let ticket = shared.ticket();
-            let sent_at = Instant::now();
-            match shared.run(Intent::CurrentSession).await {
-                Ok(Event::CurrentSession(me)) => {
-                    shared.touch_at(current.generation(), sent_at);
-                    return Ok(me);
-                }
-                Ok(other) => return Err(unexpected(&other)),
-                Err(Error::Tableau(e)) if e.is_reauth_needed() => {
-                    let at = Instant::now();
-                    if replayed || !shared.can_reauthenticate() {
-                        let reason = shared.note_end(&current, at);
-                        return Err(Error::SessionEnded { reason, source: e });
-                    }
-                    current = shared
-                        .reauthenticate(current.generation(), ticket, Trigger::Rejected { at })
-                        .await?;
-                    replayed = true;
-                }
-                Err(e) => return Err(e),
-            }
+        match self.intent(Intent::CurrentSession).await? {
+            Event::CurrentSession(me) => Ok(me),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// Sends the caller's own REST request with `X-Tableau-Auth`, from any task.
     ///
-    /// * Waits first while the client is throttled (a window shared by all tasks).
-    /// * Signs in first when there is no session and the builder has credentials, and renews
-    ///   first when the session is about to expire — single-flight.
-    /// * On `401002` (and kin) signs in again once — single-flight by generation — and replays
-    ///   once; a second rejection is [`Error::SessionEnded`].
-    /// * On 429/503 opens the shared throttling window (`Retry-After`, seconds or HTTP date,
-    ///   plus jitter; capped) and retries.
-    /// * Any other failure is a typed error; a 2xx response is returned as it came.
+    /// The common case takes no lock: the published snapshot grants the request (not
+    /// throttled, not due for renewal), it is authorized and sent, and a 2xx answer is
+    /// returned as it came. Otherwise the core's policy decides, and this call follows it:
+    ///
+    /// * it waits first while the server throttles (one window shared by all tasks);
+    /// * it signs in first when there is no session and the builder has credentials, and
+    ///   renews first when the session is about to expire — single-flight (a failed renewal
+    ///   is not fatal: the old token is used);
+    /// * on `401002` (and kin) it signs in again once — single-flight — and replays once; a
+    ///   second rejection is the core's [`tableau_auth_proto::Error::SessionEnded`];
+    /// * on 429/503 it waits (`Retry-After`, seconds or HTTP date, plus jitter) and retries,
+    ///   within [`ClientBuilder::retries`] (beyond: [`tableau_auth_proto::Error::Throttled`]);
+    /// * any other failure is a typed error.
     pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let shared = &self.shared;
         let (parts, body) = request.into_parts();
-        let body = Bytes::from(body);
-        let mut current = shared.ready().await?;
-        let mut replayed = false;
-        let mut retries = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            shared.wait_throttle().await;
-            let mut request = Request::from_parts(parts.clone(), Full::new(body.clone()));
-            current.authorize(&mut request)?;
-            let ticket = shared.ticket();
-            let sent_at = Instant::now();
-            let response = shared.transport.send_full(request).await?;
-            if response.status().is_success() {
-                shared.touch_at(current.generation(), sent_at);
-                return Ok(response);
-            }
-            let at = Instant::now();
-            match shared.classify(&response, &current) {
-                Verdict::Success => {
-                    shared.touch(current.generation());
+        let mut own = Sending {
+            transport: &self.shared.transport,
+            parts,
+            body: Bytes::from(body),
+        };
+        let first = match self.shared.grant() {
+            Some(grant) => {
+                let mut request = own.request();
+                grant.authorize(&mut request)?;
+                let response = own.send(request).await?;
+                if grant.completes(response.status()) {
                     return Ok(response);
                 }
-                Verdict::Reauthenticate(e) => {
-                    if replayed || !shared.can_reauthenticate() {
-                        let reason = shared.note_end(&current, at);
-                        return Err(Error::SessionEnded { reason, source: e });
-                    }
-                    current = shared
-                        .reauthenticate(current.generation(), ticket, Trigger::Rejected { at })
-                        .await?;
-                    replayed = true;
-                }
-                Verdict::Retry(e) => match shared.throttle_error(&e) {
-                    Some(delay)
-                        if retries < shared.settings.max_retries
-                            && waited.saturating_add(delay) <= shared.settings.max_retry_wait =>
-                    {
-                        retries += 1;
-                        waited = waited.saturating_add(delay);
-                    }
-                    _ => return Err(e.into()),
-                },
-                Verdict::Fail(e) => return Err(e.into()),
-                _ => return Err(Error::Transport("unclassified response".to_owned())),
+                Some((grant, response))
             }
-        }
+            None => None,
+        };
+        Box::pin(self.shared.run(Call::Request, &mut own, first))
+            .await?
+            .answer()
     }
 
     /// Starts a background task that renews the session shortly before it would expire (the
-    /// core's `poll_timeout`, counted from the last successful response), so that a service
-    /// idle for longer than the server's idle limit finds a live session on its next request.
-    /// The task stops when the returned guard is dropped, or when every clone of the client is.
-    /// Needs a tokio runtime.
+    /// core's [`Policy::poll_timeout`], counted from the last successful response), so that a
+    /// service idle for longer than the server's idle limit finds a live session on its next
+    /// request. A failed renewal is reported ([`SessionEvent::RenewalFailed`]) and tried again
+    /// after a pause. The task stops when the returned guard is dropped, or when every clone of
+    /// the client is. Needs a tokio runtime.
     pub fn spawn_renewal(&self) -> Result<RenewalTask, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config("spawn_renewal needs a tokio runtime".to_owned()))?;
         let weak = Arc::downgrade(&self.shared);
-        let notify = self.shared.published.clone();
+        let published = self.shared.published.clone();
         Ok(RenewalTask {
-            handle: runtime.spawn(renewal_loop(weak, notify)),
+            handle: runtime.spawn(renewal_loop(weak, published)),
         })
+    }
+}
+
+/// The caller's request of [`Client::send`], sent over the client's transport.
+struct Sending<'a> {
+    transport: &'a Transport,
+    parts: Parts,
+    body: Bytes,
+}
+
+impl Own for Sending<'_> {
+    type Reply = Response<Vec<u8>>;
+    type Error = Error;
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        Request::from_parts(self.parts.clone(), Full::new(self.body.clone()))
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Self::Reply, Error> {
+        self.transport.send_full(request).await
     }
 }
 
@@ -587,49 +597,39 @@ impl Drop for RenewalTask {
     }
 }
 
-async fn renewal_loop(weak: Weak<Shared>, notify: Arc<Notify>) {
+/// Sleeps until the policy's renewal instant (or a new session), then runs [`Call::Maintain`].
+async fn renewal_loop(weak: Weak<Shared>, published: Arc<Notify>) {
     loop {
-        // Register for "a new session was published" before looking at the state.
-        let mut notified = std::pin::pin!(notify.notified());
-        notified.as_mut().enable();
-        let plan = {
-            let Some(shared) = weak.upgrade() else {
-                return;
-            };
-            shared.current().map(|c| {
-                let (at, why) = c.renew_at(shared.last_used());
-                (c.generation(), at, why, at > c.signed_in_at())
-            })
+        // Register for "a new session was published" before reading the instant.
+        let mut renewed = pin!(published.notified());
+        renewed.as_mut().enable();
+        let Some(shared) = weak.upgrade() else {
+            return;
         };
-        let (generation, at, why) = match plan {
-            // Nothing to renew (or nothing renewing would help): wait for a new session.
-            None | Some((_, _, _, false)) => {
-                notified.await;
-                continue;
-            }
-            Some((generation, at, why, true)) => (generation, at, why),
+        let (due, pause) = shared.timer();
+        drop(shared);
+        let Some(at) = due else {
+            renewed.await;
+            continue;
         };
         tokio::select! {
-            () = &mut notified => continue,
+            () = &mut renewed => continue,
             () = tokio::time::sleep_until(at.into()) => {}
         }
         let Some(shared) = weak.upgrade() else {
             return;
         };
-        // The session may have been used (the idle deadline moved) or replaced meanwhile.
-        let due = shared.current().is_some_and(|c| {
-            c.generation() == generation && Instant::now() >= c.renew_at(shared.last_used()).0
-        });
-        if due
-            && shared
-                .reauthenticate(generation, shared.ticket(), Trigger::Expiring(why))
-                .await
-                .is_err()
-        {
-            let pause = shared.settings.expiry_margin / 4;
-            drop(shared);
-            tokio::time::sleep(pause.clamp(Duration::from_millis(250), Duration::from_secs(30)))
-                .await;
+        // Failures are the policy's to report (events) and to pause after.
+        let _ = shared.run(Call::Maintain, &mut NoRequest, None).await;
+        let (due, _) = shared.timer();
+        drop(shared);
+        if due.is_some_and(|at| at <= Instant::now()) {
+            // Still due: another call ran an exchange, so the timer could not. Wait for the
+            // session it may publish, or a pause.
+            tokio::select! {
+                () = &mut renewed => {}
+                () = tokio::time::sleep(pause) => {}
+            }
         }
     }
 }

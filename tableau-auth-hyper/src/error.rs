@@ -1,68 +1,27 @@
-//! Errors of the async adapter: the core's typed errors, plus what the transport and the shared
-//! session add.
+//! Errors of the async adapter: the core's typed errors (the session policy's among them),
+//! plus what the transport adds.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::LengthLimitError;
-
-/// What a secret is replaced with in server text (the core's marker).
-const REDACTED_TEXT: &str = "[redacted]";
-
-/// Why a session ended, as far as the client can tell; see [`crate::SessionEvent::Superseded`]
-/// for the heuristic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EndReason {
-    /// Ended by someone else while it could not have expired: another sign-in with the same
-    /// personal access token (most often), a sign-out of the same token elsewhere, an
-    /// administrator, or a server restart.
-    Superseded,
-    /// Ended at (or after) one of its limits: idle, absolute lifetime, or credentials expiry.
-    Expired,
-}
-
-impl EndReason {
-    /// A short description, for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Superseded => "superseded",
-            Self::Expired => "expired",
-        }
-    }
-}
-
-impl std::fmt::Display for EndReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use tableau_auth_proto::Ended;
 
 /// Everything that can go wrong in an async exchange.
+///
+/// What the session's policy decides is the core's error ([`Error::Tableau`]): a session that
+/// stayed rejected ([`tableau_auth_proto::Error::SessionEnded`], see [`Error::end_reason`]), a
+/// shared sign-in that failed for every call waiting on it
+/// ([`tableau_auth_proto::Error::SignInFailed`]), a server throttling beyond the caps
+/// ([`tableau_auth_proto::Error::Throttled`]). The transport adds its own variants.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The core's error: the server refused, sent something that is not a Tableau response, a
-    /// redirect was refused, a version gate, a misuse. See its predicates.
+    /// redirect was refused, a version gate, a misuse, and the policy's errors. See its
+    /// predicates.
     #[error(transparent)]
     Tableau(#[from] tableau_auth_proto::Error),
-    /// The session was rejected (`401002` and kin) and could not be replaced: automatic
-    /// re-authentication is off, there are no stored credentials, or the request had already
-    /// been replayed once on a fresh session (never a loop).
-    #[error("the Tableau session has ended ({reason}): {source}")]
-    SessionEnded {
-        /// Superseded or expired, by the client's heuristic.
-        reason: EndReason,
-        /// The server's answer.
-        source: tableau_auth_proto::Error,
-    },
-    /// Signing in on the callers' behalf (first use of the builder's credentials, a renewal, or
-    /// the replacement of a rejected session) failed. The same error is handed to every task
-    /// that was waiting for that sign-in, so that a failing server sees one attempt per wave of
-    /// requests, not one per task.
-    #[error("signing in for the shared session failed: {0}")]
-    Reauthentication(Arc<Self>),
     /// An exchange took longer than its limit.
     #[error("timed out ({phase}) after {limit:?}; the server did not answer in time")]
     Timeout {
@@ -83,36 +42,30 @@ pub enum Error {
 }
 
 impl Error {
-    /// The core's error, if this is (or wraps) one.
+    /// The core's error, if this is one.
     pub fn as_tableau(&self) -> Option<&tableau_auth_proto::Error> {
         match self {
-            Self::Tableau(e) | Self::SessionEnded { source: e, .. } => Some(e),
-            Self::Reauthentication(e) => e.as_tableau(),
+            Self::Tableau(e) => Some(e),
             _ => None,
         }
     }
 
-    /// Tableau's error code (`"401001"`), when the server sent one.
+    /// Tableau's error code (`"401001"`), when the server sent one (also behind a policy
+    /// error, see [`tableau_auth_proto::Error::root`]).
     pub fn code(&self) -> Option<&str> {
         self.as_tableau().and_then(tableau_auth_proto::Error::code)
     }
 
-    /// Whether this is (or wraps) a timeout.
+    /// Whether this is a timeout.
     pub fn is_timeout(&self) -> bool {
-        match self {
-            Self::Timeout { .. } => true,
-            Self::Reauthentication(e) => e.is_timeout(),
-            _ => false,
-        }
+        matches!(self, Self::Timeout { .. })
     }
 
-    /// Why the session ended, for [`Error::SessionEnded`].
-    pub fn end_reason(&self) -> Option<EndReason> {
-        match self {
-            Self::SessionEnded { reason, .. } => Some(*reason),
-            Self::Reauthentication(e) => e.end_reason(),
-            _ => None,
-        }
+    /// Why the session ended — superseded or expired — for the core's
+    /// [`tableau_auth_proto::Error::SessionEnded`] (also behind
+    /// [`tableau_auth_proto::Error::SignInFailed`]).
+    pub fn end_reason(&self) -> Option<Ended> {
+        self.as_tableau().and_then(tableau_auth_proto::Error::ended)
     }
 
     pub(crate) fn not_signed_in() -> Self {
@@ -207,41 +160,6 @@ impl Error {
     }
 }
 
-/// Removes `secret` from every text of `e` that came from the server. The core scrubs the
-/// session's *current* token; a response to a request that carried an older token (the session
-/// moved on while it was in flight) is scrubbed of that token here.
-pub(crate) fn scrub(e: tableau_auth_proto::Error, secret: &str) -> tableau_auth_proto::Error {
-    use tableau_auth_proto::Error as E;
-    if secret.is_empty() {
-        return e;
-    }
-    let clean = |text: String| {
-        if text.contains(secret) {
-            text.replace(secret, REDACTED_TEXT)
-        } else {
-            text
-        }
-    };
-    match e {
-        E::Api(mut api) => {
-            api.code = clean(api.code);
-            api.summary = clean(api.summary);
-            api.detail = clean(api.detail);
-            E::Api(api)
-        }
-        E::Status {
-            status,
-            snippet,
-            retry_after,
-        } => E::Status {
-            status,
-            snippet: clean(snippet),
-            retry_after,
-        },
-        other => other,
-    }
-}
-
 /// The error of [`crate::drive`]: the core's, or the caller's transport's.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -282,20 +200,5 @@ mod tests {
             Error::from_body(&*limit, &limits),
             Error::Tableau(tableau_auth_proto::Error::TooLarge { limit: 10 })
         ));
-    }
-
-    #[test]
-    fn scrub_removes_an_old_token() {
-        let e = tableau_auth_proto::Error::Status {
-            status: tableau_auth_proto::http::StatusCode::UNAUTHORIZED,
-            snippet: "token OLD-TOKEN-123 is bad".into(),
-            retry_after: None,
-        };
-        match scrub(e, "OLD-TOKEN-123") {
-            tableau_auth_proto::Error::Status { snippet, .. } => {
-                assert_eq!(snippet, format!("token {REDACTED_TEXT} is bad"));
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

@@ -6,16 +6,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Either, Full, Limited};
 use hyper::body::Body;
-use tableau_auth_proto::Verdict;
-use tableau_auth_proto::http::{Request, Response, StatusCode};
+use tableau_auth_proto::http::request::Parts;
+use tableau_auth_proto::http::{HeaderMap, Request, Response, StatusCode};
+use tableau_auth_proto::{Call, Grant};
 use tower::{Layer, Service};
 
-use crate::shared::{Current, Shared, Trigger};
+use crate::error::Limits;
+use crate::shared::{Own, Reply, Shared};
 use crate::{Client, Error};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -47,24 +48,29 @@ impl<S> Layer<S> for TableauAuthLayer {
     }
 }
 
-/// Authorizes each request with the shared session's token, re-authenticates once on `401002`.
+/// Authorizes each request with the shared session's token; the core's session policy decides
+/// everything else.
 ///
 /// For each `Request<Full<Bytes>>`:
 ///
-/// 1. waits while the client is throttled (the window shared with [`Client::send`]);
-/// 2. takes the session snapshot without a lock (signing in first when there is none and the
-///    client has credentials, renewing first when it is about to expire — single-flight);
-/// 3. refuses a request whose URI is not the session's server (scheme, host and port; so
-///    absolute URIs only), with the core's `ForeignUrl` error — the check of
-///    `Session::authorize_request`, done on the snapshot;
-/// 4. adds `X-Tableau-Auth`, marked sensitive, and calls the inner service;
-/// 5. on a 401, reads the body (bounded by the client's `max_body`) and asks the core what it
-///    means: `401002` and kin → one single-flight re-authentication (by generation) and one
-///    replay of the request (a `Full<Bytes>` body is cheap to clone); a second rejection is
-///    [`Error::SessionEnded`]. Any other 401 is handed back with its body;
-/// 6. on 429/503, opens the shared throttling window (`Retry-After`) so that other requests
-///    wait, and hands the response back (retrying is left to the caller, e.g. tower's `Retry`);
-/// 7. on 2xx, records the activity (the session's idle clock) with one atomic operation.
+/// 1. **The fast path**, without a lock or a boxed future: the published session snapshot
+///    grants the request (a session, no throttling, no renewal due). The layer refuses a
+///    request whose URI is not the session's server (scheme, host and port; so absolute URIs
+///    only) with the core's `ForeignUrl` error, adds `X-Tableau-Auth` (marked sensitive), and
+///    calls the inner service; a 2xx answer is handed back as it came (its use recorded with
+///    one atomic operation).
+/// 2. Otherwise the call goes through the core's [`tableau_auth_proto::Policy`] as a
+///    [`Call::Forward`], which may sign in first (the client's credentials, single-flight),
+///    renew first when the session is about to expire, wait while the server throttles (one
+///    window shared with [`Client::send`] and every other call), and decides about a non-2xx
+///    answer. A `401` is read (bounded by the client's `max_body`) so that the core can tell
+///    `401002` (the session ended: one single-flight re-authentication, one replay of the
+///    request — a `Full<Bytes>` body is cheap to clone) from any other 401; other bodies are
+///    never read. A 429/503 is waited out and retried within the client's
+///    [`crate::ClientBuilder::retries`].
+/// 3. A failure the policy gives up on is handed back as the server's answer (a 401 with the
+///    body that was read, the last 429, a 500, …), except a session that stays rejected after
+///    the replay, which is the core's [`tableau_auth_proto::Error::SessionEnded`].
 ///
 /// Errors are boxed (`tower`'s convention): the inner service's, or an [`Error`].
 pub struct TableauAuth<S> {
@@ -142,18 +148,17 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.client.shared().clone();
-        // The common case, without waiting and without a boxed future: a live session that is
-        // not due for renewal, and no throttling.
-        let Some((current, sent_at)) = shared.ready_now() else {
-            return ResponseFuture::slow(Box::pin(authorized_call(shared, inner, request)));
+        // The common case, without waiting and without a boxed future: the core's fast path.
+        let Some(grant) = shared.grant() else {
+            return ResponseFuture::slow(Box::pin(forward(shared, inner, request, None)));
         };
         let (parts, body) = request.into_parts();
         let replay = Request::from_parts(parts.clone(), body.clone());
         let mut first = Request::from_parts(parts, body);
-        if let Err(e) = current.authorize(&mut first) {
-            return ResponseFuture::slow(Box::pin(std::future::ready(Err(e.into()))));
+        if let Err(e) = grant.authorize(&mut first) {
+            let error: BoxError = Box::new(Error::from(e));
+            return ResponseFuture::slow(Box::pin(std::future::ready(Err(error))));
         }
-        let ticket = shared.ticket();
         let future = inner.call(first);
         ResponseFuture {
             state: State::Calling {
@@ -162,9 +167,7 @@ where
                     shared,
                     inner,
                     replay,
-                    current,
-                    ticket,
-                    sent_at,
+                    grant,
                 }),
             },
         }
@@ -173,20 +176,19 @@ where
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// What a request in flight keeps for the rare paths (a failed response, a replay).
+/// What a request in flight on the fast path keeps for the rare paths (an answer the policy
+/// must decide about, a replay).
 struct Sent<S> {
     shared: Arc<Shared>,
     inner: S,
     replay: Request<Full<Bytes>>,
-    current: Arc<Current>,
-    ticket: u64,
-    sent_at: Instant,
+    grant: Grant,
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`TableauAuth`]. In the common case (live session, 2xx) it only polls the
-    /// inner service's future; the rare paths (waiting for a sign-in or a throttling window,
-    /// reading and classifying a 401, re-authenticating and replaying) run in a boxed future.
+    /// The future of [`TableauAuth`]. In the common case (the fast path's grant, a 2xx) it only
+    /// polls the inner service's future; the rare paths (the session policy: signing in,
+    /// waiting, reading a 401, replaying) run in a boxed future.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<B>>,
@@ -263,9 +265,7 @@ where
                             return Poll::Ready(Err(e.into()));
                         }
                     };
-                    if response.status().is_success() {
-                        sent.shared
-                            .touch_at(sent.current.generation(), sent.sent_at);
+                    if sent.grant.completes(response.status()) {
                         self.as_mut().project().state.set(State::Done);
                         return Poll::Ready(Ok(response.map(Either::Left)));
                     }
@@ -273,13 +273,9 @@ where
                         shared,
                         inner,
                         replay,
-                        current,
-                        ticket,
-                        ..
+                        grant,
                     } = sent;
-                    let future = Box::pin(after_failure(
-                        shared, inner, replay, current, ticket, response,
-                    ));
+                    let future = Box::pin(forward(shared, inner, replay, Some((grant, response))));
                     self.as_mut().project().state.set(State::Slow { future });
                 }
                 StateProj::Slow { future } => {
@@ -296,122 +292,118 @@ where
     }
 }
 
-/// The whole call, for when the session or the throttling window must be waited for first.
-async fn authorized_call<S, B>(
+/// The call through the core's policy ([`Call::Forward`]), after the fast path's `first`
+/// answer when there was one.
+async fn forward<S, B>(
     shared: Arc<Shared>,
-    mut inner: S,
+    inner: S,
     request: Request<Full<Bytes>>,
+    first: Option<(Grant, Response<B>)>,
 ) -> Result<Response<ResponseBody<B>>, BoxError>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Send,
+    S::Future: Send,
     S::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send,
     B::Error: Into<BoxError>,
 {
-    shared.wait_throttle().await;
-    let current = shared.ready().await?;
-    let (parts, body) = request.into_parts();
-    let mut first = Request::from_parts(parts.clone(), body.clone());
-    current.authorize(&mut first)?;
-    let ticket = shared.ticket();
-    let sent_at = Instant::now();
-    let response = inner.call(first).await.map_err(Into::into)?;
-    if response.status().is_success() {
-        shared.touch_at(current.generation(), sent_at);
-        return Ok(response.map(Either::Left));
-    }
-    after_failure(
-        shared,
-        inner,
-        Request::from_parts(parts, body),
-        current,
-        ticket,
-        response,
-    )
-    .await
-}
-
-/// A non-2xx response: throttling is recorded, a 401 is read and classified, and a rejected
-/// session is replaced once (single-flight) and the request replayed once.
-async fn after_failure<S, B>(
-    shared: Arc<Shared>,
-    mut inner: S,
-    request: Request<Full<Bytes>>,
-    current: Arc<Current>,
-    ticket: u64,
-    response: Response<B>,
-) -> Result<Response<ResponseBody<B>>, BoxError>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let at = match inspect(&shared, &current, response).await? {
-        Inspected::Done(response) => return Ok(response),
-        Inspected::Rejected(source, at) if !shared.can_reauthenticate() => {
-            let reason = shared.note_end(&current, at);
-            return Err(Box::new(Error::SessionEnded { reason, source }));
-        }
-        Inspected::Rejected(_, at) => at,
-    };
-    // Rejected on this generation: one single-flight re-authentication, one replay.
-    let fresh = shared
-        .reauthenticate(current.generation(), ticket, Trigger::Rejected { at })
-        .await?;
-    let mut replay = request;
-    fresh.authorize(&mut replay)?;
-    std::future::poll_fn(|cx| inner.poll_ready(cx))
-        .await
-        .map_err(Into::into)?;
-    let response = inner.call(replay).await.map_err(Into::into)?;
-    match inspect(&shared, &fresh, response).await? {
-        Inspected::Done(response) => Ok(response),
-        Inspected::Rejected(source, at) => {
-            // Never a loop: the replay was rejected too.
-            let reason = shared.note_end(&fresh, at);
-            Err(Box::new(Error::SessionEnded { reason, source }))
-        }
-    }
-}
-
-enum Inspected<B> {
-    /// Hand this back to the caller.
-    Done(Response<ResponseBody<B>>),
-    /// The session was rejected (`401002` and kin) at this instant.
-    Rejected(tableau_auth_proto::Error, Instant),
-}
-
-/// Records activity or throttling, and reads and classifies a 401.
-async fn inspect<B>(
-    shared: &Shared,
-    sent: &Current,
-    response: Response<B>,
-) -> Result<Inspected<B>, BoxError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let status = response.status();
-    if status.is_success() {
-        shared.touch(sent.generation());
-        return Ok(Inspected::Done(response.map(Either::Left)));
-    }
-    if status != StatusCode::UNAUTHORIZED {
-        shared.throttle_response(status, response.headers());
-        return Ok(Inspected::Done(response.map(Either::Left)));
-    }
-    let at = Instant::now();
     let limits = shared.transport.limits;
+    let (parts, body) = request.into_parts();
+    let mut own = Forwarding {
+        inner,
+        parts,
+        body,
+        // The caller polled the service ready for this call; it was not used yet unless the
+        // fast path sent with it.
+        ready: first.is_none(),
+        limits,
+    };
+    let first = match first {
+        Some((grant, response)) => Some((grant, passed(response, &limits).await?)),
+        None => None,
+    };
+    let answer = shared.run(Call::Forward, &mut own, first).await?.answer()?;
+    Ok(answer.response)
+}
+
+/// The caller's request through the inner service.
+struct Forwarding<S> {
+    inner: S,
+    parts: Parts,
+    body: Full<Bytes>,
+    /// Whether the inner service is ready for a call.
+    ready: bool,
+    limits: Limits,
+}
+
+impl<S, B> Own for Forwarding<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Send,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send,
+    B::Error: Into<BoxError>,
+{
+    type Reply = Passed<B>;
+    type Error = BoxError;
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        Request::from_parts(self.parts.clone(), self.body.clone())
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Passed<B>, BoxError> {
+        if !self.ready {
+            std::future::poll_fn(|cx| self.inner.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+        }
+        self.ready = false;
+        let response = self.inner.call(request).await.map_err(Into::into)?;
+        passed(response, &self.limits).await
+    }
+}
+
+/// An answer of the inner service, as it is handed back, and its body when the core needs it.
+struct Passed<B> {
+    response: Response<ResponseBody<B>>,
+    body: Option<Bytes>,
+}
+
+impl<B> Reply for Passed<B> {
+    fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        self.response.headers()
+    }
+
+    fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+}
+
+/// Reads the body (bounded by `max_body`) only when the core needs it to decide
+/// ([`Grant::needs_body`]); then it is handed back from the bytes read.
+async fn passed<B>(response: Response<B>, limits: &Limits) -> Result<Passed<B>, BoxError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if !Grant::needs_body(response.status()) {
+        return Ok(Passed {
+            response: response.map(Either::Left),
+            body: None,
+        });
+    }
     let (parts, body) = response.into_parts();
     let bytes = Limited::new(body, limits.max_body)
         .collect()
         .await
-        .map_err(|e| Error::from_body(&*e, &limits))?
+        .map_err(|e| Error::from_body(&*e, limits))?
         .to_bytes();
-    let response = Response::from_parts(parts, bytes);
-    Ok(match shared.classify(&response, sent) {
-        Verdict::Reauthenticate(e) => Inspected::Rejected(e, at),
-        _ => Inspected::Done(response.map(|b| Either::Right(Full::new(b)))),
+    Ok(Passed {
+        response: Response::from_parts(parts, Either::Right(Full::new(bytes.clone()))),
+        body: Some(bytes),
     })
 }

@@ -62,41 +62,45 @@
 //!
 //! ## One session shared by many tasks
 //!
-//! Clones of a [`Client`] share one session:
+//! Clones of a [`Client`] share one session, and **every decision about it is the core's**:
+//! the client drives the core's session policy ([`proto::Policy`]) and only moves what it asks
+//! for — requests over hyper, sleeps until the instants it names, a lock, notifications.
 //!
-//! * **No lock to read the token.** The session is published as an immutable snapshot,
-//!   [`Current`] (token header value marked sensitive, generation, site, API version, URLs,
-//!   deadlines), in an `ArcSwap`. A request loads it, checks that its URL goes to the session's
-//!   server (the check of the core's `Session::authorize_request`) and copies the header value.
-//!   A successful response records the activity with one atomic `fetch_max` (at most every
-//!   10 ms); the core session's idle clock gets it the next time an exchange runs.
-//! * **Single-flight sign-in, by generation.** Exchanges (sign-in, renewal, sign-out, switch
-//!   site) run one at a time under a `tokio::sync::Mutex`. A task whose request was rejected
-//!   (`401002` and kin) on generation `g` asks to re-authenticate `g`: under the lock the
-//!   generation is checked again, and only if it is still `g` does it sign in. N tasks rejected
-//!   together cause **one** sign-in, and each replays its request once; a replay rejected
-//!   again is [`Error::SessionEnded`], never a loop. A sign-in that *fails* is shared the same
-//!   way: the tasks that were waiting for it get its error ([`Error::Reauthentication`]).
-//! * **The core [`proto::Session`]** sits behind a `std::sync::Mutex` held only for one
-//!   synchronous call of the core at a time, never across an `.await`: exchanges take it between
-//!   their network steps; `classify` of a failed response takes it briefly from any task (a 2xx
-//!   is recognised by its status without any lock).
-//! * **Renewal before expiry.** Before sending, a session past the core's `poll_timeout` (idle
-//!   limit from the last use, lifetime limit, credentials expiry, minus the margin) is renewed
-//!   (single-flight); [`Client::spawn_renewal`] does it in the background, so a service idle for
+//! * **No lock on the fast path.** The policy publishes the session as an immutable
+//!   [`Snapshot`] (token header value marked sensitive, generation, site, API version, URLs,
+//!   deadlines), kept in an `ArcSwap`. A request loads it and asks it for a grant
+//!   ([`proto::Snapshot::grant`]: not throttled, not due for renewal), checks that its URL goes
+//!   to the session's server, adds the header and sends; a 2xx answer records the activity with
+//!   one atomic operation ([`proto::Grant::completes`]). Nothing else is touched.
+//! * **Everything else goes through the policy**, behind a `std::sync::Mutex` held only for one
+//!   synchronous call of it, never across an `.await`. One async driver runs every call
+//!   ([`Client::send`], [`Client::sign_in`], [`Client::current_session`], the tower layer, the
+//!   renewal task, …): it sends what the policy asks for, sends the caller's own request when the
+//!   policy grants it, sleeps until the instant the policy names, and parks while another call
+//!   runs the exchange it waits for (a `tokio::sync::Notify`, registered before the policy is
+//!   asked, so that no wakeup is lost).
+//! * **Single-flight sign-in.** N tasks whose requests were rejected together (`401002` and kin)
+//!   cause **one** sign-in, and each replays its request once; a replay rejected again is the
+//!   core's [`proto::Error::SessionEnded`], never a loop. A sign-in that *fails* answers every
+//!   task that was waiting for it ([`proto::Error::SignInFailed`]): a failing server sees one
+//!   attempt per wave of requests, not one per task.
+//! * **Renewal before expiry.** A session due for renewal (idle limit from the last use,
+//!   lifetime limit, credentials expiry, minus the margin) is renewed before the next request
+//!   (single-flight); a failed renewal is not fatal (the old token is used, and renewal pauses
+//!   briefly). [`Client::spawn_renewal`] does it in the background, so that a service idle for
 //!   hours finds a live session.
-//! * **One throttling window.** A 429/503 opens a window (`Retry-After` in seconds or as an HTTP
-//!   date, or 1 s; capped by [`ClientBuilder::retries`]; plus up to 10% jitter) stored as one
-//!   "throttled until" instant that every task waits for before sending: the wait is shared,
-//!   not multiplied per task.
+//! * **One throttling window.** A 429/503 on any exchange — a sign-in, a request of yours —
+//!   opens one window for the whole session (`Retry-After` in seconds or as an HTTP date, or
+//!   1 s, plus jitter) that every task waits for before sending, and each call retries within
+//!   [`ClientBuilder::retries`] (beyond: [`proto::Error::Throttled`]).
 //! * **Superseded or expired.** A rejected session is reported as
-//!   [`SessionEvent::Superseded`] when, by the client's clock, none of its deadlines had come
-//!   (someone else ended it — typically another sign-in with the same personal access token),
-//!   else as [`SessionEvent::Expired`]. One `Client` never signs in twice at once with its PAT;
-//!   two separate `Client`s (or processes) with the same PAT supersede each other, each
+//!   [`SessionEvent::Ended`] with [`Ended::Superseded`] when, by the client's clock, none of its
+//!   deadlines had come (someone else ended it — typically another sign-in with the same personal
+//!   access token), else [`Ended::Expired`]. One `Client` never signs in twice at once with its
+//!   PAT; two separate `Client`s (or processes) with the same PAT supersede each other, each
 //!   replacing the other's session on its next request: share one `Client` instead.
-//! * **Cancellation.** A task cancelled in the middle of a sign-in (its future dropped) releases
-//!   the lock and aborts the core's exchange (a drop guard calls `Session::abort`), so the next
+//! * **Cancellation.** A task cancelled in the middle of a call (its future dropped) cancels the
+//!   call in the policy through a drop guard, which aborts an exchange it ran, so that the next
 //!   task can sign in.
 //!
 //! Every [`SessionEvent`] goes to `tracing` and to the callback of [`ClientBuilder::on_event`].
@@ -139,7 +143,9 @@
 //! With the `tower` feature, [`TableauAuthLayer`] wraps any
 //! `Service<Request<Full<Bytes>>, Response = Response<B>>` — here the client's own pooled hyper
 //! client: it adds `X-Tableau-Auth` (sensitive) to every request, refuses a request for another
-//! server, and on `401002` signs in again once (single-flight) and replays the request once.
+//! server, and otherwise follows the same policy as [`Client::send`] — on `401002` it signs in
+//! again once (single-flight) and replays the request once, it waits out a throttled server —
+//! except that a failure is handed back as the server's answer instead of an error.
 //!
 //! ```no_run
 //! # #[cfg(feature = "tower")]
@@ -162,16 +168,17 @@
 //! ## Map of the crate
 //!
 //! * [`Client`] / [`ClientBuilder`]: the shared session — [`Client::sign_in`],
-//!   [`Client::current_or_sign_in`] ([`Current`], the lock-free snapshot), [`Client::send`] for
-//!   your own REST calls, [`Client::renew`], [`Client::spawn_renewal`] ([`RenewalTask`]),
-//!   [`Client::switch_site`], [`Client::trusted_ticket`], [`Client::server_info`],
-//!   [`Client::sign_out`]; [`Client::hyper_client`] ([`HyperClient`]) for your own requests
-//!   over the same pool; [`ClientBuilder::proxy`] ([`ProxyConnector`]) for an HTTP proxy.
-//! * [`SessionEvent`], [`RenewReason`], [`EventCallback`]: what happened to the session, for
-//!   logs and counters (also emitted through `tracing`).
+//!   [`Client::current_or_sign_in`] ([`Snapshot`], the lock-free view), [`Client::send`] for
+//!   your own REST calls, [`Client::current_session`], [`Client::renew`],
+//!   [`Client::spawn_renewal`] ([`RenewalTask`]), [`Client::switch_site`],
+//!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`];
+//!   [`Client::hyper_client`] ([`HyperClient`]) for your own requests over the same pool;
+//!   [`ClientBuilder::proxy`] ([`ProxyConnector`]) for an HTTP proxy.
+//! * [`SessionEvent`], [`RenewReason`], [`Ended`], [`EventCallback`]: what happened to the
+//!   session, in the core's vocabulary, for logs and counters (also emitted through `tracing`).
 //! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* async transport;
 //!   [`DriveError`] is its error.
-//! * [`Error`], [`EndReason`]: everything the client can fail with.
+//! * [`Error`]: everything the client can fail with.
 //! * Feature `tower`: [`TableauAuthLayer`], [`TableauAuth`], [`ResponseFuture`],
 //!   [`ResponseBody`], and the `tower` re-export.
 //! * Re-exports: [`proto`] (the core), [`http`], [`hyper`], [`hyper_util`], [`http_body_util`],
@@ -184,9 +191,10 @@
 //! ## Errors
 //!
 //! [`Error`] (`#[non_exhaustive]`) is the core's typed error ([`Error::Tableau`], with Tableau's
-//! code and the predicates of [`proto::Error`]), a session the server ended that could not be
-//! replaced ([`Error::SessionEnded`], with [`EndReason`]), a shared sign-in that failed for
-//! every task waiting on it ([`Error::Reauthentication`]), or what the transport adds
+//! code and the predicates of [`proto::Error`]) — among them the policy's: a session the server
+//! ended that could not be replaced ([`proto::Error::SessionEnded`], see [`Error::end_reason`]),
+//! a shared sign-in that failed for every task waiting on it ([`proto::Error::SignInFailed`]), a
+//! server throttling beyond the caps ([`proto::Error::Throttled`]) — or what the transport adds
 //! (timeouts, TLS, connection failures, configuration). The tower layer boxes its errors, as
 //! tower does: downcast to [`Error`].
 //!
@@ -222,11 +230,15 @@ mod tls;
 mod transport;
 
 pub use client::{Client, ClientBuilder, RenewalTask};
-pub use error::{DriveError, EndReason, Error};
-pub use event::{EventCallback, RenewReason, SessionEvent};
+pub use error::{DriveError, Error};
+pub use event::{Ended, EventCallback, RenewReason, SessionEvent};
 #[cfg(feature = "tower")]
 pub use layer::{ResponseBody, ResponseFuture, TableauAuth, TableauAuthLayer};
-pub use shared::Current;
+/// The lock-free view of the shared session, published by the core's policy.
+pub use tableau_auth_proto::Snapshot;
+/// The former name of [`Snapshot`].
+#[deprecated(note = "the session snapshot is the core's `Snapshot` now")]
+pub type Current = Snapshot;
 /// The core, re-exported so that versions always match.
 pub use tableau_auth_proto as proto;
 pub use tableau_auth_proto::http;

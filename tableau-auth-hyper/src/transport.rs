@@ -229,17 +229,6 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// A transport without a proxy.
-    #[cfg(test)]
-    pub(crate) fn new(
-        tls: &TlsOptions,
-        limits: Limits,
-        pool_idle_timeout: Duration,
-        pool_max_idle_per_host: usize,
-    ) -> Result<Self, Error> {
-        Self::with_proxy(tls, None, limits, pool_idle_timeout, pool_max_idle_per_host)
-    }
-
     /// A transport connecting directly, or through `proxy`.
     pub(crate) fn with_proxy(
         tls: &TlsOptions,

@@ -299,30 +299,140 @@ async fn retries_are_bounded_and_a_past_date_means_no_wait() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttled_sign_in_is_returned_and_makes_others_wait() {
+async fn a_throttled_sign_in_waits_and_succeeds_for_every_task() {
     for code in [503, 429] {
+        let fake = start().await;
         let events = Events::default();
-        let case = on_sign_in(status(code, Some("1")), |b| events.hook(b)).await;
-        let err = case.err();
-        assert!(
-            err.as_tableau().is_some_and(proto::Error::is_retryable),
-            "{err:?}"
+        let client = events
+            .hook(builder(&fake).sign_in(password()))
+            .build()
+            .expect("client");
+        // The version probe first, so that the fault hits the sign-in itself.
+        client.server_info().await.expect("server info");
+        fake.control().add_fault(
+            FaultRule::exact(SIGNIN, status(code, Some("1")))
+                .method("POST")
+                .once(),
         );
-        assert_eq!(sign_ins(&case.fake.request_log()), 1, "not retried");
-        assert_eq!(
-            events.count(|e| matches!(e, SessionEvent::Throttled { .. })),
-            1
+        let started = Instant::now();
+        for task in spawn_gets(&client, &current_url(&fake), 20) {
+            let response = task.await.expect("no panic").expect("every task succeeds");
+            assert_eq!(parse_me(response.body()).user_id, sample::USER_ID);
+        }
+        assert!(started.elapsed() >= Duration::from_secs(1), "waited");
+        assert_within(started, FIVE_S, "one wait of 1 s");
+        let log = fake.request_log();
+        assert_eq!(sign_ins(&log), 2, "{:?}", describe(&log));
+        assert_eq!(with_status(&log, code), 1, "one window for every task");
+        match events.all().as_slice() {
+            [
+                SessionEvent::Throttled { status, .. },
+                SessionEvent::SignedIn { generation: 1 },
+            ] => assert_eq!(status.as_u16(), code),
+            other => panic!("one window, one sign-in: {other:?}"),
+        }
+
+        // An explicit sign-in waits too.
+        fake.control().add_fault(
+            FaultRule::exact(SIGNIN, status(code, Some("1")))
+                .method("POST")
+                .once(),
         );
-        // The next exchange waits for the window the sign-in opened.
-        case.fake.control().clear_faults();
-        let waited = Instant::now();
-        case.client.sign_in(password()).await.expect("sign-in");
-        assert!(
-            case.started.elapsed() >= Duration::from_secs(1),
-            "waited for the window: {:?}",
-            waited.elapsed()
-        );
+        let started = Instant::now();
+        client.sign_in(password()).await.expect("sign-in");
+        assert!(started.elapsed() >= Duration::from_secs(1), "waited");
+        assert_within(started, FIVE_S, "one wait of 1 s");
+        assert_eq!(client.generation(), 2);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_throttled_beyond_the_caps_is_a_typed_error() {
+    for code in [503, 429] {
+        let case = on_sign_in(status(code, Some("1")), |b| {
+            b.retries(1, Duration::from_secs(5))
+        })
+        .await;
+        match case.err() {
+            Error::Tableau(proto::Error::Throttled {
+                status,
+                retries,
+                max_retries,
+                ..
+            }) => {
+                assert_eq!(status.as_u16(), code);
+                assert_eq!((*retries, *max_retries), (1, 1));
+            }
+            other => panic!("expected Throttled, got {other:?}"),
+        }
+        assert!(
+            case.err()
+                .as_tableau()
+                .is_some_and(proto::Error::is_retryable)
+        );
+        assert_eq!(
+            case.err().as_tableau().and_then(proto::Error::retry_after),
+            Some(RetryAfter::Delay(Duration::from_secs(1)))
+        );
+        assert_eq!(sign_ins(&case.fake.request_log()), 2, "one retry");
+        assert!(case.started.elapsed() >= Duration::from_secs(1), "waited");
+        assert_within(case.started, FIVE_S, "one retry after 1 s");
+        case.recovers().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_current_session_waits_and_asks_again() {
+    let fake = start().await;
+    let events = Events::default();
+    let client = events
+        .hook(builder(&fake).retries(3, FIVE_S))
+        .build()
+        .expect("client");
+    client.sign_in(password()).await.expect("sign-in");
+    fake.control().add_fault(
+        FaultRule::exact(CURRENT, status(429, Some("1")))
+            .method("GET")
+            .once(),
+    );
+    let before = fake.request_log().len();
+    let started = Instant::now();
+    let me = client.current_session().await.expect("asked again");
+    assert_eq!(me.user_id.as_str(), sample::USER_ID);
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited");
+    assert_within(started, FIVE_S, "one retry after 1 s");
+    assert_eq!(
+        describe(&log_from(&fake, before)),
+        [
+            "GET /api/3.25/sessions/current 429",
+            "GET /api/3.25/sessions/current 200"
+        ]
+    );
+    assert_eq!(
+        events.count(|e| matches!(e, SessionEvent::Throttled { .. })),
+        1
+    );
+
+    // A wait beyond the cap is the error at once.
+    fake.control().add_fault(
+        FaultRule::exact(CURRENT, status(503, Some("30")))
+            .method("GET")
+            .once(),
+    );
+    let started = Instant::now();
+    let err = client.current_session().await.expect_err("beyond the cap");
+    assert!(
+        matches!(err, Error::Tableau(proto::Error::Throttled { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.as_tableau()
+            .and_then(proto::Error::status)
+            .map(|s| s.as_u16()),
+        Some(503)
+    );
+    assert_within(started, FIVE_S, "not waited");
+    client.current_session().await.expect("works again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -413,7 +413,10 @@ async fn current_session_signs_in_lazily_and_replaces_a_dropped_session_once() {
         .add_fault(FaultRule::exact(CURRENT, session_gone()));
     let before = fake.request_log().len();
     let err = client.current_session().await.expect_err("still 401");
-    assert!(matches!(err, Error::SessionEnded { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Tableau(proto::Error::SessionEnded { .. })),
+        "{err:?}"
+    );
     assert_eq!(err.code(), Some("401002"));
     assert!(!format!("{err} {err:?}").contains(&token));
     assert_eq!(

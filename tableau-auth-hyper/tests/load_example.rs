@@ -93,3 +93,21 @@ fn arguments_are_checked() {
     );
     assert!(no_pat.expect_err("no PAT").contains("TABLEAU_PAT_NAME"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_sign_in_loses_no_call() {
+    let fake = start().await;
+    fake.control().add_fault(
+        FaultRule::exact(SIGNIN, status(429, Some("1")))
+            .method("POST")
+            .once(),
+    );
+    let parsed = load::parse_args(fake_args(&fake, &["--tasks", "16", "--requests", "3"]), env)
+        .expect("arguments");
+    let report = load::run(parsed).await.expect("a run");
+    assert_eq!((report.ok, report.failed, report.sign_ins), (48, 0, 1));
+    assert!(report.elapsed_ms >= 1_000, "waited: {report:?}");
+    let log = fake.request_log();
+    assert_eq!(sign_ins(&log), 2, "{:?}", describe(&log));
+    assert_eq!(with_status(&log, 429), 1);
+}

@@ -183,14 +183,6 @@ fn target(fake: &FakeServer) -> String {
         .to_owned()
 }
 
-/// The error itself, or the one a shared sign-in wraps.
-fn root(e: &Error) -> &Error {
-    match e {
-        Error::Reauthentication(inner) => root(inner),
-        other => other,
-    }
-}
-
 const PROXY_USER: &str = "proxy-user";
 /// The proxy password, percent-encoded in the URL (`@` is `%40`).
 const PROXY_PASSWORD: &str = "pr@xy-pass";
@@ -370,7 +362,7 @@ async fn a_refusing_proxy_is_a_typed_error_in_time_and_leaks_nothing() {
             .await
             .expect_err("no sign-in through a refusing proxy");
         assert_within(started, Duration::from_secs(5), "a refusing proxy");
-        match (mode, root(&e)) {
+        match (mode, &e) {
             (Mode::Refuse407, Error::Transport(text)) => {
                 assert!(text.contains("proxy authorization required"), "{text}");
             }

@@ -90,10 +90,13 @@ async fn a_thousand_tasks_survive_the_server_dropping_the_session() {
         events.all(),
         vec![
             SessionEvent::SignedIn { generation: 1 },
-            SessionEvent::Superseded { generation: 1 },
+            SessionEvent::Ended {
+                generation: 1,
+                reason: Ended::Superseded
+            },
             SessionEvent::Renewed {
                 generation: 2,
-                reason: RenewReason::Superseded
+                reason: RenewReason::Rejected(Ended::Superseded)
             },
         ]
     );

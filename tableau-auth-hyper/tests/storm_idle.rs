@@ -203,11 +203,105 @@ async fn with_renewal_off_an_idled_out_session_is_reported_expired_and_replaced(
         events.all(),
         vec![
             SessionEvent::SignedIn { generation: 1 },
-            SessionEvent::Expired { generation: 1 },
+            SessionEvent::Ended {
+                generation: 1,
+                reason: Ended::Expired
+            },
             SessionEvent::Renewed {
                 generation: 2,
-                reason: RenewReason::Expired
+                reason: RenewReason::Rejected(Ended::Expired)
             },
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_proactive_renewal_is_not_fatal() {
+    for fault in [status(500, None), Fault::DropConnection] {
+        let events = Events::default();
+        let (fake, client) = two_second_idle_limit(&events, Duration::from_secs(1)).await;
+        let url = current_url(&fake);
+        client
+            .send(get_as(Format::Xml, url.clone()))
+            .await
+            .expect("first call");
+        // Past the renewal point (idle limit minus margin), before the server's idle limit; the
+        // renewal fails.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        fake.control().add_fault(
+            FaultRule::exact(SIGNIN, fault.clone())
+                .method("POST")
+                .once(),
+        );
+        let before = fake.request_log().len();
+        let response = client
+            .send(get_as(Format::Xml, url.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: the old token is still used: {e}"));
+        assert_eq!(parse_me(response.body()).user_id, sample::USER_ID);
+        let log = log_from(&fake, before);
+        assert_eq!(sign_ins(&log), 1, "{fault:?}: {:?}", describe(&log));
+        assert_eq!(
+            log.last().map(|e| (e.path.as_str(), e.status)),
+            Some((CURRENT, Some(200)))
+        );
+        assert_eq!(client.generation(), 1);
+        assert_eq!(
+            events.count(|e| matches!(e, SessionEvent::RenewalFailed { generation: 1, .. })),
+            1,
+            "{fault:?}: {:?}",
+            events.all()
+        );
+        // Used again: the renewal is due again a little later, and then succeeds.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        client
+            .send(get_as(Format::Xml, url.clone()))
+            .await
+            .expect("a call after the renewal");
+        assert_eq!(client.generation(), 2, "{fault:?}");
+        assert_eq!(rejected(&fake.request_log()), 0);
+        assert_eq!(
+            events.all().last(),
+            Some(&SessionEvent::Renewed {
+                generation: 2,
+                reason: RenewReason::Expiring(Expiry::IdleLimit)
+            })
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_task_tries_again_after_a_failed_renewal() {
+    let events = Events::default();
+    let (fake, client) = two_second_idle_limit(&events, Duration::from_secs(1)).await;
+    let _renewal = client.spawn_renewal().expect("a runtime");
+    let url = current_url(&fake);
+    client
+        .send(get_as(Format::Xml, url.clone()))
+        .await
+        .expect("first call");
+    fake.control().add_fault(
+        FaultRule::exact(SIGNIN, status(500, None))
+            .method("POST")
+            .once(),
+    );
+    // The renewal is due 1 s after the call; it fails, pauses (a quarter of the margin), and
+    // is tried again, before the server's idle limit.
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    assert_eq!(client.generation(), 2, "{:?}", events.all());
+    client
+        .send(get_as(Format::Xml, url.clone()))
+        .await
+        .expect("a call on the renewed session");
+    let log = fake.request_log();
+    assert_eq!(rejected(&log), 0, "{:?}", describe(&log));
+    assert_eq!(with_status(&log, 500), 1);
+    assert_eq!(
+        events.count(|e| matches!(e, SessionEvent::RenewalFailed { .. })),
+        1
+    );
+    assert!(events.all().contains(&SessionEvent::Renewed {
+        generation: 2,
+        reason: RenewReason::Expiring(Expiry::IdleLimit)
+    }));
 }

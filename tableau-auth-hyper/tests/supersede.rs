@@ -30,20 +30,22 @@ async fn two_clients_with_one_pat_supersede_each_other() {
         events_a.all(),
         vec![
             SessionEvent::SignedIn { generation: 1 },
-            SessionEvent::Superseded { generation: 1 },
+            SessionEvent::Ended {
+                generation: 1,
+                reason: Ended::Superseded
+            },
             SessionEvent::Renewed {
                 generation: 2,
-                reason: RenewReason::Superseded
+                reason: RenewReason::Rejected(Ended::Superseded)
             },
         ]
     );
     // Which in turn superseded B.
     whoami(&b, Format::Json).await.expect("B recovers");
-    assert!(
-        events_b
-            .all()
-            .contains(&SessionEvent::Superseded { generation: 1 })
-    );
+    assert!(events_b.all().contains(&SessionEvent::Ended {
+        generation: 1,
+        reason: Ended::Superseded
+    }));
     assert_eq!(sign_ins(&fake.request_log()), 4);
 }
 
@@ -59,14 +61,13 @@ async fn without_reauthentication_a_superseded_session_is_a_typed_error() {
     a.sign_in(pat()).await.expect("A");
     b.sign_in(pat()).await.expect("B");
     let err = whoami(&a, Format::Xml).await.expect_err("A was superseded");
-    assert_eq!(err.end_reason(), Some(EndReason::Superseded), "{err:?}");
+    assert_eq!(err.end_reason(), Some(Ended::Superseded), "{err:?}");
     assert_eq!(err.code(), Some("401002"));
     assert!(err.to_string().contains("superseded"), "{err}");
-    assert!(
-        events
-            .all()
-            .contains(&SessionEvent::Superseded { generation: 1 })
-    );
+    assert!(events.all().contains(&SessionEvent::Ended {
+        generation: 1,
+        reason: Ended::Superseded
+    }));
     assert_eq!(sign_ins(&fake.request_log()), 2, "no sign-in on A's behalf");
 }
 
@@ -89,12 +90,11 @@ async fn an_idled_out_session_is_expired_not_superseded() {
     client.sign_in(pat()).await.expect("sign-in");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let err = whoami(&client, Format::Xml).await.expect_err("idled out");
-    assert_eq!(err.end_reason(), Some(EndReason::Expired), "{err:?}");
-    assert!(
-        events
-            .all()
-            .contains(&SessionEvent::Expired { generation: 1 })
-    );
+    assert_eq!(err.end_reason(), Some(Ended::Expired), "{err:?}");
+    assert!(events.all().contains(&SessionEvent::Ended {
+        generation: 1,
+        reason: Ended::Expired
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +108,10 @@ async fn a_replay_rejected_again_is_an_error_not_a_loop() {
     let err = whoami(&client, Format::Xml)
         .await
         .expect_err("rejected twice");
-    assert!(matches!(err, Error::SessionEnded { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Tableau(proto::Error::SessionEnded { .. })),
+        "{err:?}"
+    );
     assert_eq!(err.code(), Some("401002"));
     let log = fake.request_log();
     assert_eq!(
@@ -148,7 +151,10 @@ async fn a_failed_reauthentication_is_shared_by_the_tasks_waiting_for_it() {
     let tasks = spawn_gets(&client, &url, 50);
     for task in tasks {
         let err = task.await.expect("no panic").expect_err("no session");
-        assert!(matches!(err, Error::Reauthentication(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Tableau(proto::Error::SignInFailed(_))),
+            "{err:?}"
+        );
         assert_eq!(err.code(), Some("401001"), "{err:?}");
     }
     let attempts = sign_ins(&fake.request_log()) - 1;

@@ -166,7 +166,7 @@ async fn a_dropped_session_is_replaced_once_for_all_concurrent_calls() {
     );
     assert!(events.all().contains(&SessionEvent::Renewed {
         generation: 2,
-        reason: RenewReason::Superseded
+        reason: RenewReason::Rejected(Ended::Superseded)
     }));
 }
 
@@ -190,7 +190,10 @@ async fn a_replay_rejected_again_is_an_error() {
         .await
         .expect_err("rejected twice");
     let err = err.downcast_ref::<Error>().expect("our error");
-    assert!(matches!(err, Error::SessionEnded { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Tableau(proto::Error::SessionEnded { .. })),
+        "{err:?}"
+    );
     assert_eq!(err.code(), Some("401002"));
     let log = fake.request_log();
     assert_eq!(log.iter().filter(|e| e.path == CURRENT).count(), 2);
@@ -220,26 +223,53 @@ async fn another_401_is_handed_back_with_its_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_is_passed_back_and_shared_with_the_client() {
+async fn throttling_is_waited_out_and_shared_with_the_client() {
     let fake = start().await;
-    let client = builder(&fake).sign_in(password()).build().expect("client");
+    let client = builder(&fake)
+        .sign_in(password())
+        .retries(3, Duration::from_secs(5))
+        .build()
+        .expect("client");
     let service = TableauAuthLayer::new(&client).layer(client.hyper_client());
     let url = current_url(&fake);
     client.current_or_sign_in().await.expect("sign-in");
     fake.control()
         .add_fault(FaultRule::exact(CURRENT, status(429, Some("1"))).once());
+    let before = fake.request_log().len();
     let started = Instant::now();
-    let response = service
-        .clone()
-        .oneshot(request(&url))
+    let layered = {
+        let service = service.clone();
+        let url = url.clone();
+        tokio::spawn(async move { service.oneshot(request(&url)).await })
+    };
+    // The client's own request, sent during the window the layer's request opened, waits for
+    // it too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = client
+        .send(current_request(&client))
         .await
-        .expect("a response");
-    assert_eq!(response.status(), 429, "passed back, not retried");
-    // The next request, through the layer or the client, waits for the window.
-    let response = service.oneshot(request(&url)).await.expect("a response");
+        .expect("the client's call");
     assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited");
+    let response = layered.await.expect("no panic").expect("a response");
+    assert_eq!(response.status(), 200, "waited out and retried");
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_within(started, Duration::from_secs(5), "one window");
+    let log = log_from(&fake, before);
+    assert_eq!(with_status(&log, 429), 1, "{:?}", describe(&log));
+    assert_eq!(with_status(&log, 200), 2, "{:?}", describe(&log));
+
+    // Beyond the caps, the server's answer is handed back as it came, at once.
+    fake.control()
+        .add_fault(FaultRule::exact(CURRENT, status(503, Some("30"))).once());
+    let started = Instant::now();
+    let response = service.oneshot(request(&url)).await.expect("a response");
+    assert_eq!(response.status(), 503, "passed back");
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"30"[..])
+    );
+    assert_within(started, Duration::from_secs(5), "not waited");
 }
 
 /// Not ready `pending` times, then ready; counts polls; fails when told to.

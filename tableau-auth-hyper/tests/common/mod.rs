@@ -11,7 +11,7 @@ pub use tableau_auth_hyper::proto::{
     ApiVersion, ConnectedApp, Credentials, Format, MintInputs, SignIn, SignOut,
 };
 pub use tableau_auth_hyper::{
-    Client, ClientBuilder, EndReason, Error, RenewReason, SessionEvent, http, proto,
+    Client, ClientBuilder, Ended, Error, RenewReason, SessionEvent, http, proto,
 };
 pub use tableau_auth_tests::fake::{
     FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, LoggedRequest, sample,
