@@ -130,7 +130,7 @@ impl fmt::Display for SessionEvent {
                 delay.as_millis()
             ),
             Self::RenewalFailed { generation, error } => {
-                write!(f, "renewal of generation {generation} failed: {error}")
+                write!(f, "renewal failed (generation {generation}): {error}")
             }
             Self::SignedOut {
                 generation,

@@ -773,24 +773,9 @@ fn verdict_text(verdict: Verdict) -> String {
     }
 }
 
+/// The core's own wording of an event (`Display`), the same in every adapter.
 fn event_text(event: &tableau_auth_hyper::SessionEvent) -> String {
-    use tableau_auth_hyper::SessionEvent as E;
-    match event {
-        E::SignedIn { generation } => format!("signed in (generation {generation})"),
-        E::Renewed { generation, reason } => {
-            format!("renewed (generation {generation}, {})", reason.as_str())
-        }
-        E::Superseded { generation } => format!("generation {generation} rejected: superseded"),
-        E::Expired { generation } => format!("generation {generation} rejected: expired"),
-        E::SignedOut {
-            generation,
-            outcome,
-        } => format!(
-            "signed out (generation {generation}, {})",
-            sign_out_text(*outcome)
-        ),
-        other => format!("{other:?}"),
-    }
+    event.to_string()
 }
 
 /// `******** (N bytes)`: the only way a secret is ever shown.

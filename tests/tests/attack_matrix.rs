@@ -222,9 +222,13 @@ fn hyper_error_outcome(error: &hyper_adapter::Error) -> Outcome {
     match error {
         E::Tableau(proto::Error::Redirect { refusal, .. }) => Outcome::Refused(*refusal),
         // Signing in on the callers' behalf (the tower layer) wraps the sign-in's error.
-        E::Reauthentication(inner) => hyper_error_outcome(inner),
+        E::Tableau(proto::Error::SignInFailed(inner)) => match &**inner {
+            proto::Error::Redirect { refusal, .. } => Outcome::Refused(*refusal),
+            proto::Error::Transport { .. } => Outcome::Other("Transport"),
+            _ => Outcome::Other("Tableau (not Redirect)"),
+        },
+        E::Tableau(proto::Error::SessionEnded { .. }) => Outcome::Other("SessionEnded"),
         E::Tableau(_) => Outcome::Other("Tableau (not Redirect)"),
-        E::SessionEnded { .. } => Outcome::Other("SessionEnded"),
         E::Tls(_) => Outcome::Tls,
         E::Timeout { .. } => Outcome::Other("Timeout"),
         E::Transport(_) => Outcome::Other("Transport"),

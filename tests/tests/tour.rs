@@ -150,7 +150,10 @@ fn the_tour_walks_every_flow_with_both_adapters_and_prints_no_secret() {
     assert!(first.contains("/trusted/********/views/Superstore/Overview"));
     assert!(second.contains("/trusted/********/t/Finance/views/Superstore/Overview"));
     assert!(output.contains("TableauAuthLayer over client.hyper_client(): 200 OK"));
-    assert!(output.contains("event: renewed (generation 6"), "{output}");
+    assert!(
+        output.contains("event: session renewed (generation 6"),
+        "{output}"
+    );
 
     // The summary agrees with what the fakes received.
     let expected_steps = [part1.len(), part2.len()];
