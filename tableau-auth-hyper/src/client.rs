@@ -606,7 +606,7 @@ async fn renewal_loop(weak: Weak<Shared>, published: Arc<Notify>) {
         let Some(shared) = weak.upgrade() else {
             return;
         };
-        let (due, pause) = shared.timer();
+        let due = shared.renewal_due();
         drop(shared);
         let Some(at) = due else {
             renewed.await;
@@ -621,15 +621,5 @@ async fn renewal_loop(weak: Weak<Shared>, published: Arc<Notify>) {
         };
         // Failures are the policy's to report (events) and to pause after.
         let _ = shared.run(Call::Maintain, &mut NoRequest, None).await;
-        let (due, _) = shared.timer();
-        drop(shared);
-        if due.is_some_and(|at| at <= Instant::now()) {
-            // Still due: another call ran an exchange, so the timer could not. Wait for the
-            // session it may publish, or a pause.
-            tokio::select! {
-                () = &mut renewed => {}
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
     }
 }

@@ -26,7 +26,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -217,14 +217,9 @@ impl Shared {
         f(lock(&self.policy).session())
     }
 
-    /// When the renewal timer has work ([`Policy::poll_timeout`]), and how long to pause when
-    /// it could do none.
-    pub(crate) fn timer(&self) -> (Option<Instant>, Duration) {
-        let policy = lock(&self.policy);
-        (
-            policy.poll_timeout(),
-            policy.session().config().renewal_backoff(),
-        )
+    /// When the renewal timer has work ([`Policy::poll_timeout`]).
+    pub(crate) fn renewal_due(&self) -> Option<Instant> {
+        lock(&self.policy).poll_timeout()
     }
 
     /// One call of the policy under its lock; then the snapshot is published again if it

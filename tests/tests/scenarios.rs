@@ -84,14 +84,10 @@ type Make<'a> = &'a dyn Fn(Setup) -> Box<dyn Driver>;
 trait Driver {
     fn name(&self) -> &'static str;
     fn fake(&self) -> &FakeServer;
-    /// Whether calls of `storm` run concurrently (the blocking client runs them in turn).
-    fn concurrent(&self) -> bool {
-        true
-    }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()>;
     /// A site-scoped GET of the caller's own; the status of a success.
     fn get(&mut self, path: &str) -> Res<u16>;
-    /// `n` site-scoped GETs at once.
+    /// `n` site-scoped GETs at once (the blocking client makes them in turn).
     fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>>;
     /// Who is signed in (`sessions/current`): the user's name.
     fn whoami(&mut self) -> Res<String>;
@@ -270,9 +266,6 @@ impl Driver for Blocking {
     }
     fn fake(&self) -> &FakeServer {
         &self.fake
-    }
-    fn concurrent(&self) -> bool {
-        false
     }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
         self.client
@@ -554,8 +547,7 @@ fn throttled_switch_site_is_retried_and_the_site_kept(make: Make<'_>) {
         .fake()
         .request_log()
         .into_iter()
-        .filter(|r| r.is_signin() && r.status == Some(200))
-        .last()
+        .rfind(|r| r.is_signin() && r.status == Some(200))
         .expect("a sign-in");
     assert!(
         last.body_str()
@@ -722,6 +714,37 @@ fn failed_proactive_renewal_is_not_fatal(make: Make<'_>) {
     );
 }
 
+/// A proactive renewal throttled beyond the cap is not fatal either, and it is not tried again
+/// before the server said to (no hammering a server that asked for an hour).
+fn proactive_renewal_throttled_beyond_the_cap_pauses(make: Make<'_>) {
+    let mut d = make(Setup {
+        idle_limit: Some(Duration::from_secs(3)),
+        margin: Some(Duration::from_secs(2)),
+    });
+    let d = d.as_mut();
+    d.sign_in(pat()).expect("sign in");
+    d.fake()
+        .control()
+        .add_fault(FaultRule::exact(SIGNIN, throttle(429, "3600")));
+    d.pass(Duration::from_millis(1_200));
+    for _ in 0..3 {
+        assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    }
+    assert_eq!(
+        sign_in_attempts(d),
+        2,
+        "one throttled renewal, then a pause"
+    );
+    assert_eq!(d.generation(), 1);
+    assert!(
+        d.events().iter().any(
+            |e| matches!(e, SessionEvent::RenewalFailed { error, .. } if error.contains("3600"))
+        ),
+        "{:?}",
+        d.events()
+    );
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -751,4 +774,5 @@ scenarios!(
     storm_of_rejections_signs_in_once,
     failed_sign_in_is_shared_by_the_storm,
     failed_proactive_renewal_is_not_fatal,
+    proactive_renewal_throttled_beyond_the_cap_pauses,
 );

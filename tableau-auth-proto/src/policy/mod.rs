@@ -606,12 +606,16 @@ impl Policy {
                     .as_ref()
                     .and_then(|s| s.renewal_due(inputs.now));
                 match due {
-                    Some(why) if !call.renewal_tried && self.owner.is_none() => {
+                    // Another call runs an exchange (perhaps this very renewal): see what it
+                    // leaves behind.
+                    Some(_) if !call.renewal_tried && self.owner.is_some() => Some(Action::Wait),
+                    Some(why) if !call.renewal_tried => {
                         if let Some(call) = self.calls.get_mut(&id) {
                             call.renewal_tried = true;
                         }
                         self.sign_in(id, Some(RenewReason::Expiring(why)), inputs)
                     }
+                    // Renewed, or failed and paused: `poll_timeout` is ahead again.
                     _ => Some(Action::Done(Outcome::Idle)),
                 }
             }
@@ -791,8 +795,31 @@ impl Policy {
 
     fn on_error(&mut self, id: CallId, running: Running, error: Error, inputs: Inputs) {
         if error.is_retryable() {
-            if let Some(e) = self.on_throttled(id, error, inputs) {
-                self.finish(id, Outcome::Failed(e));
+            let proactive = matches!(
+                running.purpose,
+                Purpose::SignIn(Some(RenewReason::Expiring(_)))
+            );
+            match self.on_throttled(id, error, inputs) {
+                // Waiting out the window; a proactive renewal is tried again after it.
+                None if proactive => {
+                    if let Some(call) = self.calls.get_mut(&id) {
+                        call.renewal_tried = false;
+                    }
+                }
+                None => {}
+                // Not fatal either: the old token goes on, and renewal pauses for as long as
+                // the server asked.
+                Some(e) if proactive => {
+                    let wait = match &e {
+                        Error::Throttled { wait, .. } => *wait,
+                        _ => self.session.config().renewal_backoff(),
+                    };
+                    self.renewal_failed(running.attempt, &e);
+                    if let Some(at) = inputs.now.checked_add(wait) {
+                        self.pulse.pause_renewal_until(at);
+                    }
+                }
+                Some(e) => self.finish(id, Outcome::Failed(e)),
             }
             return;
         }
