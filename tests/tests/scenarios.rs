@@ -223,6 +223,25 @@ impl Driver for SimDriver {
 
 type EventLog = Arc<Mutex<Vec<SessionEvent>>>;
 
+/// A client builder of either adapter, configured as every driver of the suite is: the fake's
+/// CA, the suite's retry caps, the setup's limits, events recorded into `events`.
+macro_rules! configured {
+    ($client:ty, $fake:expr, $setup:expr, $events:expr) => {{
+        let sink = EventLog::clone($events);
+        let mut builder = <$client>::builder($fake.base_url())
+            .ca_pem($fake.ca_pem().expect("tls").as_bytes().to_vec())
+            .retries(RETRIES, MAX_WAIT)
+            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
+        if let Some(limit) = $setup.idle_limit {
+            builder = builder.idle_limit(limit);
+        }
+        if let Some(margin) = $setup.margin {
+            builder = builder.expiry_margin(margin);
+        }
+        builder
+    }};
+}
+
 struct Blocking {
     fake: FakeServer,
     client: tableau_auth_ureq::Client,
@@ -240,17 +259,7 @@ impl Blocking {
     fn new(setup: Setup) -> Self {
         let fake = fake();
         let events = EventLog::default();
-        let sink = events.clone();
-        let mut builder = tableau_auth_ureq::Client::builder(fake.base_url())
-            .ca_pem(fake.ca_pem().expect("tls").as_bytes().to_vec())
-            .retries(RETRIES, MAX_WAIT)
-            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
-        if let Some(limit) = setup.idle_limit {
-            builder = builder.idle_limit(limit);
-        }
-        if let Some(margin) = setup.margin {
-            builder = builder.expiry_margin(margin);
-        }
+        let builder = configured!(tableau_auth_ureq::Client, &fake, setup, &events);
         let client = builder.build().expect("client");
         Self {
             fake,
@@ -343,17 +352,7 @@ impl Async {
     fn new(setup: Setup, tower: bool) -> Self {
         let fake = fake();
         let events = EventLog::default();
-        let sink = events.clone();
-        let mut builder = tableau_auth_hyper::Client::builder(fake.base_url())
-            .ca_pem(fake.ca_pem().expect("tls").as_bytes().to_vec())
-            .retries(RETRIES, MAX_WAIT)
-            .on_event(move |e| sink.lock().unwrap().push(e.clone()));
-        if let Some(limit) = setup.idle_limit {
-            builder = builder.idle_limit(limit);
-        }
-        if let Some(margin) = setup.margin {
-            builder = builder.expiry_margin(margin);
-        }
+        let builder = configured!(tableau_auth_hyper::Client, &fake, setup, &events);
         let client = runtime().block_on(async { builder.build().expect("client") });
         Self {
             fake,
