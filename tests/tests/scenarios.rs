@@ -17,7 +17,9 @@ use tableau_auth_proto::{
 };
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::sim::{Finished, Sim};
-use tableau_auth_tests::support::{pat, session_gone, tableau_error_xml};
+use tableau_auth_tests::support::{
+    Kind, pat, session_gone, sign_in as sign_in_as, tableau_error_xml,
+};
 
 const SIGNIN: &str = "/api/3.25/auth/signin";
 const RETRIES: u32 = 3;
@@ -744,6 +746,54 @@ fn proactive_renewal_throttled_beyond_the_cap_pauses(make: Make<'_>) {
     );
 }
 
+/// Credentials about to expire (a PAT whose `estimatedTimeToExpiration` is inside the expiry
+/// margin when it signs in) do not sign in again on every call: a new session would be due too.
+fn credentials_about_to_expire_do_not_sign_in_on_every_call(make: Make<'_>) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    let soon = d.fake().control().now_unix() + 30;
+    d.fake()
+        .control()
+        .update_config(|c| {
+            for p in &mut c.pats {
+                if p.name == sample::USER_PAT_NAME {
+                    p.expires_at_unix = Some(soon);
+                }
+            }
+        })
+        .expect("config");
+    d.sign_in(pat()).expect("sign in");
+    for _ in 0..3 {
+        assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    }
+    assert_eq!(
+        d.whoami().map_err(|e| e.text),
+        Ok(sample::USER_NAME.to_owned())
+    );
+    assert_eq!(sign_in_attempts(d), 1);
+    assert_eq!(d.generation(), 1);
+}
+
+/// A connected app mints a fresh JWT for every sign-in the policy makes (the fake refuses a
+/// `jti` it has seen), and the re-sign-in after a rejection goes through.
+fn connected_app_signs_in_again_with_a_fresh_jwt(make: Make<'_>) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    let app = sign_in_as(d.fake(), Kind::ConnectedApp);
+    d.sign_in(app).expect("sign in");
+    d.fake().control().drop_sessions(None);
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    let bodies: Vec<String> = d
+        .fake()
+        .request_log()
+        .iter()
+        .filter(|r| r.is_signin() && r.status == Some(200))
+        .map(|r| r.body_str().into_owned())
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert_ne!(bodies[0], bodies[1], "two different JWTs");
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -774,4 +824,6 @@ scenarios!(
     failed_sign_in_is_shared_by_the_storm,
     failed_proactive_renewal_is_not_fatal,
     proactive_renewal_throttled_beyond_the_cap_pauses,
+    credentials_about_to_expire_do_not_sign_in_on_every_call,
+    connected_app_signs_in_again_with_a_fresh_jwt,
 );
