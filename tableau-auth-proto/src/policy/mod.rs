@@ -84,7 +84,6 @@ pub enum Call {
 }
 
 /// What the driver does next for a call.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Action {
     /// Send this request and give the answer to [`Policy::handle_response`] (or a transport
@@ -100,6 +99,25 @@ pub enum Action {
     Wait,
     /// The call is over.
     Done(Outcome),
+}
+
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A sign-in's body holds credentials: show only its size.
+            Self::Send(r) => write!(
+                f,
+                "Send({} {} [{} bytes])",
+                r.method(),
+                r.uri(),
+                r.body().len()
+            ),
+            Self::Authorize(grant) => f.debug_tuple("Authorize").field(grant).finish(),
+            Self::WaitUntil(at) => f.debug_tuple("WaitUntil").field(at).finish(),
+            Self::Wait => f.write_str("Wait"),
+            Self::Done(outcome) => f.debug_tuple("Done").field(outcome).finish(),
+        }
+    }
 }
 
 /// How a call ended.
@@ -957,6 +975,110 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // some instant to count from
+    fn a_request_to_send_shows_no_credential() {
+        let config = Config::builder("https://tableau.example.com")
+            .api_version(crate::ApiVersion::new(3, 25))
+            .build()
+            .unwrap();
+        let mut policy = Policy::new(config, Instant::now());
+        let secret = "SENTINEL-password-value";
+        let sign_in = SignIn::new(crate::Credentials::password("u", secret), "");
+        let id = policy.begin(Call::Intent(Intent::SignIn(sign_in)));
+        let inputs = Inputs::new(Instant::now(), SystemTime::now(), [9; 16]);
+        let action = policy.poll(id, inputs);
+        let Action::Send(request) = &action else {
+            panic!("a sign-in sends a request");
+        };
+        assert!(String::from_utf8_lossy(request.body()).contains(secret));
+        let shown = format!("{action:?} {action:#?} {policy:?} {inputs:?}");
+        assert!(
+            !shown.contains(secret) && !shown.contains("83, 69, 78"),
+            "{shown}"
+        );
+        assert!(shown.contains("bytes]"), "{shown}");
+    }
+
+    const SIGNED_IN: &str = r#"<tsResponse><credentials token="TokenTokenTokenToken">
+        <site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" contentUrl=""/>
+        <user id="1a96d216-e9b8-497b-a82a-0b899a965e01"/></credentials></tsResponse>"#;
+
+    fn answer(status: u16, body: &str) -> Response<Vec<u8>> {
+        let mut response = Response::new(body.as_bytes().to_vec());
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        response
+    }
+
+    /// A policy signed in at `t0` whose renewal is due 1 s later.
+    fn signed_in(t0: Instant) -> Policy {
+        let config = Config::builder("https://tableau.example.com")
+            .api_version(crate::ApiVersion::new(3, 25))
+            .idle_limit(std::time::Duration::from_secs(61))
+            .build()
+            .unwrap();
+        let mut policy = Policy::new(config, t0);
+        policy.set_credentials(Some(SignIn::new(
+            crate::Credentials::password("u", "p"),
+            "",
+        )));
+        let at = |secs| {
+            Inputs::new(
+                t0 + std::time::Duration::from_secs(secs),
+                SystemTime::now(),
+                [1; 16],
+            )
+        };
+        let id = policy.begin(Call::Ready);
+        assert!(matches!(policy.poll(id, at(0)), Action::Send(_)));
+        policy.handle_response(id, answer(200, SIGNED_IN), at(0));
+        assert!(matches!(
+            policy.poll(id, at(0)),
+            Action::Done(Outcome::Ready(_))
+        ));
+        policy
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // some instant to count from
+    fn the_renewal_timer_waits_for_a_busy_exchange_and_is_never_left_due() {
+        let t0 = Instant::now();
+        let mut policy = signed_in(t0);
+        let at = |secs| {
+            Inputs::new(
+                t0 + std::time::Duration::from_secs(secs),
+                SystemTime::now(),
+                [1; 16],
+            )
+        };
+        assert_eq!(
+            policy.poll_timeout(),
+            Some(t0 + std::time::Duration::from_secs(1))
+        );
+        // Another call holds the exchange: the timer parks instead of giving up.
+        let busy = policy.begin(Call::Intent(Intent::ServerInfo));
+        assert!(matches!(policy.poll(busy, at(2)), Action::Send(_)));
+        let timer = policy.begin(Call::Maintain);
+        assert!(matches!(policy.poll(timer, at(2)), Action::Wait));
+        policy.cancel(busy);
+        // Now it renews; the server fails; renewal pauses and the timer is not due any more.
+        assert!(matches!(policy.poll(timer, at(2)), Action::Send(_)));
+        policy.handle_response(timer, answer(500, "oops"), at(2));
+        assert!(matches!(
+            policy.poll(timer, at(2)),
+            Action::Done(Outcome::Idle)
+        ));
+        assert!(
+            policy
+                .poll_timeout()
+                .is_some_and(|due| due > t0 + std::time::Duration::from_secs(2))
+        );
+        assert_eq!(policy.generation(), 1);
+        let failed = std::iter::from_fn(|| policy.poll_event())
+            .any(|e| matches!(e, SessionEvent::RenewalFailed { generation: 1, .. }));
+        assert!(failed);
+    }
 
     #[test]
     fn the_policy_is_send_and_sync() {
