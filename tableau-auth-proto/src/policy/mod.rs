@@ -987,7 +987,7 @@ mod tests {
         let secret = "SENTINEL-password-value";
         let sign_in = SignIn::new(crate::Credentials::password("u", secret), "");
         let id = policy.begin(Call::Intent(Intent::SignIn(sign_in)));
-        let inputs = Inputs::new(Instant::now(), SystemTime::now(), [9; 16]);
+        let inputs = Inputs::new(Instant::now(), SystemTime::UNIX_EPOCH, [9; 16]);
         let action = policy.poll(id, inputs);
         let Action::Send(request) = &action else {
             panic!("a sign-in sends a request");
@@ -1026,7 +1026,7 @@ mod tests {
         let at = |secs| {
             Inputs::new(
                 t0 + std::time::Duration::from_secs(secs),
-                SystemTime::now(),
+                SystemTime::UNIX_EPOCH,
                 [1; 16],
             )
         };
@@ -1048,7 +1048,7 @@ mod tests {
         let at = |secs| {
             Inputs::new(
                 t0 + std::time::Duration::from_secs(secs),
-                SystemTime::now(),
+                SystemTime::UNIX_EPOCH,
                 [1; 16],
             )
         };
