@@ -487,9 +487,15 @@ impl Client {
         }
     }
 
-    /// Hands the policy's queued events to the caller's callback.
+    /// Hands the policy's queued events to `tracing` (target `tableau_auth_ureq`: a warning for
+    /// a superseded session, throttling or a failed renewal) and to the caller's callback.
     fn forward_events(&mut self) {
         while let Some(event) = self.policy.poll_event() {
+            if event.is_warning() {
+                tracing::warn!(target: "tableau_auth_ureq", "{event}");
+            } else {
+                tracing::info!(target: "tableau_auth_ureq", "{event}");
+            }
             if let Some(callback) = &self.callback.0 {
                 callback(&event);
             }

@@ -1096,6 +1096,15 @@ fn the_checker_catches_every_encoding_and_fragment() {
 #[test]
 fn the_blocking_adapter_leaks_no_secret() {
     run::<Ureq>(|_, _| {});
+    // Its events went to tracing too (and were checked with everything else).
+    let text = capture().text();
+    for needle in ["signed in", "signed out"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains("tableau_auth_ureq:") && l.contains(needle)),
+            "no {needle:?} event of the blocking client was captured"
+        );
+    }
 }
 
 #[test]
