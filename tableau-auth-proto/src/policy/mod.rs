@@ -406,7 +406,9 @@ impl Policy {
                 return Action::Send(request);
             }
             if call.running.is_some() {
-                // Polled before the answer to its request came back: the driver's mistake.
+                // Polled before the answer to its request came back: the driver's mistake. The
+                // call ends, and its exchange with it, so that it cannot hold up the others.
+                self.cancel(id);
                 return Action::Done(Outcome::Failed(Misuse::ExchangeInFlight.into()));
             }
             if let Some(outcome) = call.done.take() {
