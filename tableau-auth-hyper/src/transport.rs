@@ -248,7 +248,7 @@ impl Transport {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        // hyper-util never follows redirects: the core decides (protocol §12).
+        // hyper-util never follows redirects: the core decides (docs/protocol.md, "Redirects").
         let client = LegacyClient::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(pool_idle_timeout)

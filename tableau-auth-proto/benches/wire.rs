@@ -1,7 +1,8 @@
 //! The wire work of the core, each measurement next to a bare baseline in the same group.
 //!
 //! * `parse_signin`, `parse_error`, `parse_serverinfo`: `Session::handle_response` of a
-//!   protocol-shaped document (§2.5, §7.1, §5) against a bare `quick_xml::de` / `serde_json`
+//!   protocol-shaped document (docs/protocol.md: "The response", "Errors on the caller's
+//!   calls", "Server info and the version") against a bare `quick_xml::de` / `serde_json`
 //!   deserialisation of the same bytes into a minimal struct of owned `String`s. Both arms clone
 //!   the body `Vec` and wrap it in an `http::Response` inside the timed routine; both run under
 //!   `iter_batched` so that dropping the outputs is untimed in both.
@@ -77,7 +78,7 @@ fn mint_time() -> std::time::SystemTime {
 
 // ----- documents, exactly in the protocol reference's shapes ------------------------------------
 
-/// §2.5, XML.
+/// The sign-in response (docs/protocol.md, "The response"), XML.
 const SIGNIN_XML: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 <tsResponse xmlns="http://tableau.com/api"
             xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -89,7 +90,7 @@ const SIGNIN_XML: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 </tsResponse>
 "#;
 
-/// §2.5, JSON.
+/// The sign-in response, JSON.
 const SIGNIN_JSON: &str = r#"{"credentials": {
    "site": {"id": "6b7179ba-b82b-4f0f-91ed-812074ac5da6", "contentUrl": "Finance"},
    "user": {"id": "1a96d216-e9b8-497b-a82a-0b899a965e01"},
@@ -97,7 +98,7 @@ const SIGNIN_JSON: &str = r#"{"credentials": {
    "estimatedTimeToExpiration": "364:23:59"}}
 "#;
 
-/// §7.1, XML, with the 401002 of §3.
+/// An error document (docs/protocol.md, "Errors on the caller's calls"), XML, with a 401002.
 const ERROR_XML: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 <tsResponse xmlns="http://tableau.com/api" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
             xsi:schemaLocation="http://tableau.com/api https://help.tableau.com/samples/en-us/rest_api/ts-api_3_24.xsd">
@@ -108,11 +109,11 @@ const ERROR_XML: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 </tsResponse>
 "#;
 
-/// §7.1, JSON (key order as observed: summary, detail, code).
+/// An error document, JSON (key order as observed: summary, detail, code).
 const ERROR_JSON: &str = r#"{"error": {"summary": "Unauthorized Access", "detail": "Invalid authentication credentials were provided.", "code": "401002"}}
 "#;
 
-/// §5, XML.
+/// Server info (docs/protocol.md, "Server info and the version"), XML.
 const SERVERINFO_XML: &str = r#"<tsResponse xmlns="http://tableau.com/api" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
             xsi:schemaLocation="http://tableau.com/api https://help.tableau.com/samples/en-us/rest_api/ts-api_3_25.xsd">
   <serverInfo>
@@ -130,7 +131,7 @@ const SERVERINFO_XML: &str = r#"<tsResponse xmlns="http://tableau.com/api" xmlns
 </tsResponse>
 "#;
 
-/// §5, JSON.
+/// Server info, JSON.
 const SERVERINFO_JSON: &str = r#"{"serverInfo": {"productVersion": {"value": "2025.1.3", "build": "20251.25.0318.0917"},
                 "prepConductorVersion": "2025.1.0",
                 "restApiVersion": "3.25",
@@ -367,7 +368,7 @@ fn session_awaiting(config: &Config, now: Instant) -> Session {
     }
 }
 
-/// A signed-in session (PAT, the §2.5 document).
+/// A signed-in session (PAT, the sign-in response above).
 fn signed_in_session(format: Format, now: Instant) -> Session {
     let config = config(format, true);
     let mut session = session_awaiting(&config, now);

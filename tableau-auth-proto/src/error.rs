@@ -150,6 +150,15 @@ fn describe_snippet(snippet: &str) -> String {
     }
 }
 
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_owned(),
+        '#' => "`#` (which would cut the URL short)".to_owned(),
+        c if c.is_control() => format!("the control character {}", c.escape_unicode()),
+        c => format!("`{c}`"),
+    }
+}
+
 fn cloud_hint(feature: Feature) -> &'static str {
     match feature {
         Feature::SwitchSite => "; sign in again with the other site's contentUrl",
@@ -310,8 +319,8 @@ pub struct ApiError {
 impl ApiError {
     /// See [`Error::is_reauth_needed`].
     pub fn is_reauth_needed(&self) -> bool {
-        // 401003 and 401004 exist in Tableau's catalogue with no confirmed meaning (protocol
-        // open question 2): treated like 401002.
+        // 401003 and 401004 exist in Tableau's catalogue with no confirmed meaning (docs/protocol.md,
+        // "Open questions" 2): treated like 401002.
         matches!(
             self.code.as_str(),
             "401000" | "401002" | "401003" | "401004"
@@ -444,6 +453,24 @@ pub enum Misuse {
     /// A value contains a character XML cannot carry.
     #[error("the {0} contains a control character that cannot be sent")]
     InvalidCharacter(&'static str),
+    /// A path given to [`crate::Session::api_url`], [`crate::Session::site_url`] or their
+    /// `_with` and [`crate::Snapshot`] forms contains a character that cannot be sent in a URL
+    /// as it is (a space, a control character, `"`, `<`, `>`, `` ` ``, `#`).
+    #[error(
+        "the {what} contains {}, which cannot be sent in a URL as it is: percent-encode it in the \
+         path (a space is %20), and pass query parameters to api_url_with or site_url_with, which \
+         encode them",
+        describe_char(*.character)
+    )]
+    Unencoded {
+        /// What was refused (`"API path"`).
+        what: &'static str,
+        /// The first offending character.
+        character: char,
+    },
+    /// A URL built for the caller is longer than `http::Uri` accepts (65,534 bytes).
+    #[error("the URL would be longer than 65,534 bytes")]
+    UrlTooLong,
     /// A required value is empty.
     #[error("the {0} must not be empty")]
     Empty(&'static str),

@@ -61,15 +61,30 @@ impl SiteContentUrl {
     pub fn is_default(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The site for a person to read: `(Default site)` for `""`, the contentUrl otherwise.
+    /// [`Display`](fmt::Display) writes the raw contentUrl (empty for the Default site), as a
+    /// URL, a form or a machine-readable output wants it.
+    ///
+    /// ```
+    /// use tableau_auth_proto::SiteContentUrl;
+    /// assert_eq!(SiteContentUrl::default_site().to_string(), "");
+    /// assert_eq!(SiteContentUrl::default_site().describe(), "(Default site)");
+    /// assert_eq!(SiteContentUrl::new("Finance").describe(), "Finance");
+    /// ```
+    pub fn describe(&self) -> &str {
+        if self.0.is_empty() {
+            "(Default site)"
+        } else {
+            &self.0
+        }
+    }
 }
 
+/// The raw contentUrl: empty for the Default site (see [`SiteContentUrl::describe`]).
 impl fmt::Display for SiteContentUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("(Default site)")
-        } else {
-            f.write_str(&self.0)
-        }
+        f.write_str(&self.0)
     }
 }
 
@@ -408,6 +423,22 @@ mod tests {
         let site = SignIn::new(Credentials::password("u", "p"), from_settings);
         assert_eq!(site.site.as_str(), "Finance");
         assert!(SiteContentUrl::from(String::new()).is_default());
+    }
+
+    #[test]
+    fn a_site_displays_raw_and_describes_itself_for_people() {
+        let default = SiteContentUrl::default_site();
+        assert_eq!(format!("{default}"), "");
+        assert_eq!(default.describe(), "(Default site)");
+        let finance = SiteContentUrl::new("Finance");
+        assert_eq!(format!("{finance}"), "Finance");
+        assert_eq!(finance.describe(), "Finance");
+        // A site whose contentUrl happens to read like the description is still itself.
+        assert_eq!(
+            SiteContentUrl::new("(Default site)").to_string(),
+            "(Default site)"
+        );
+        assert!(!SiteContentUrl::new("(Default site)").is_default());
     }
 
     #[test]

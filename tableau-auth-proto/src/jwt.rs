@@ -3,8 +3,8 @@
 //! Header `{"alg":"HS256","typ":"JWT","kid":<secret id>,"iss":<client id>}`; claims `iss`, `sub`,
 //! `aud: "tableau"`, `exp` (at most 10 minutes after issue), `jti` (a UUID v4 from the caller's 16
 //! random bytes), `scp` (a non-empty array), `iat` and `nbf` (backdated by the clock skew), and
-//! optional user attributes. The key is the raw bytes of the secret value as displayed (protocol
-//! §10.1). The core reads no clock and draws no randomness: both come in [`MintInputs`].
+//! optional user attributes. The key is the raw bytes of the secret value as displayed (docs/protocol.md,
+//! "Connected-app JWTs"). The core reads no clock and draws no randomness: both come in [`MintInputs`].
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -167,12 +167,14 @@
 //! ```text
 //!            start(SignIn) ─► [serverinfo probe, if no version is fixed] ─► POST auth/signin
 //!   Idle ──────────────────────────────────────────────────────────────────────────► SignedIn
-//!    ▲                         (3xx: follow https/same host only, §12)                │    │
+//!    ▲                         (3xx: https/same host only, Redirects)                 │    │
 //!    │  SignOut: 204 → SignedOut(Confirmed), 401 → SignedOut(AlreadyGone)            │    │
 //!    └────────────────────────────────────────────────────────────────────────────────┘    │
 //!                 SwitchSite: 200 → SiteSwitched (new token), 403070 → SiteUnchanged ◄─────┘
 //!                 CurrentSession: 200 → CurrentSession (state unchanged; a 401 is an Err)
 //! ```
+//!
+//! (The redirect rules are in the repository's `docs/protocol.md`, "Redirects".)
 //!
 //! An exchange that ends in `Err` leaves the session as it was before it (Idle, or SignedIn
 //! unchanged). [`Session::abort`] drops an exchange whose transport failed.
@@ -185,8 +187,9 @@
 //! | The state machine (one exchange) | [`Session`], [`Step`], [`Origin`], [`X_TABLEAU_AUTH`] |
 //! | The session policy (many calls) | [`Policy`], [`Call`], [`CallId`], [`Action`], [`Outcome`], [`Inputs`], [`Snapshot`], [`Grant`], [`Expiry`], [`Ended`] |
 //! | Intents (inputs) | [`Intent`], [`SignIn`], [`Credentials`], [`MintInputs`], [`TicketRequest`], [`SiteContentUrl`] |
+//! | Credentials from the environment (the caller reads it) | [`Credentials::from_lookup`], [`env`](mod@env) (the variable names), [`CredentialsLookupError`] |
 //! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`CurrentSession`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
-//! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::classify`] → [`Verdict`] |
+//! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::api_url_with`] and [`Session::site_url_with`] (query parameters, percent-encoded), [`Session::classify`] → [`Verdict`] |
 //! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
 //! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
 //! | Lifecycle (what the policy reports) | [`lifecycle::SessionEvent`], [`lifecycle::RenewReason`] |
@@ -258,6 +261,7 @@
 pub use http;
 
 mod config;
+pub mod env;
 mod error;
 mod event;
 mod expiry;
@@ -279,6 +283,7 @@ mod wire;
 pub mod fuzzing;
 
 pub use config::{Config, ConfigBuilder, ConfigError, Format, Origin};
+pub use env::CredentialsLookupError;
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
 pub use event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 pub use expiry::{Ended, Expiry};

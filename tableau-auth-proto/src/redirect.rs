@@ -1,4 +1,4 @@
-//! The redirect policy (protocol §12). Adapters never follow redirects; the core decides.
+//! The redirect policy (docs/protocol.md, "Redirects"). Adapters never follow redirects; the core decides.
 //!
 //! Only the requests that carry no session token may follow: the sign-in (its credentials are
 //! re-posted, identical) and the anonymous server-info probe. They follow only to `https`, only to

@@ -115,7 +115,7 @@ impl Feature {
             Self::UnifiedAccessToken => ApiVersion::new(3, 27),
             // Not versioned: trusted tickets live outside the REST API.
             Self::TrustedTicket => ApiVersion::new(0, 0),
-            // Believed (protocol §6.1): PSTableauREST gates it at 3.1, as the fake server does.
+            // Believed (docs/protocol.md, "Version gates"): PSTableauREST gates it at 3.1, as the fake server does.
             Self::CurrentSession => ApiVersion::new(3, 1),
         }
     }

@@ -52,7 +52,7 @@ fn documented_sign_in_responses_parse_in_both_formats() {
             s.token().unwrap().expose_secret(),
             "Qm7s2fVbX0kLr9Tq4nWc8yHa1JdEe5Pu"
         );
-        // 364:23:59 is believed to be days:hours:minutes (protocol §2.5, open question 1).
+        // 364:23:59 is believed to be days:hours:minutes (docs/protocol.md, "Open questions" 1).
         let expected = Duration::from_secs(364 * 86_400 + 23 * 3_600 + 59 * 60);
         assert_eq!(info.credentials_expire_at, Some(t0() + expected), "{file}");
         assert_eq!(info.moved_to, None);

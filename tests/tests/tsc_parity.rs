@@ -1,8 +1,9 @@
 //! TSC (tableauserverclient) parity: each test is named after a TSC call or behaviour and shows
 //! what tableau-auth does instead, against the loopback fake Tableau server, with the blocking
 //! (`tableau-auth-ureq`) and the async (`tableau-auth-hyper`) clients. `docs/for-tsc-users.md`
-//! cites these tests; TSC's behaviour is as described in `shared/design/peers.md` and §5.1 and §14
-//! of `shared/protocol/tableau-auth.md`.
+//! cites these tests; TSC's behaviour is as read in TSC's own source (tableau/server-client-python)
+//! and the project's survey of Tableau clients (kept outside this repository), and the protocol
+//! as in `docs/protocol.md`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -496,7 +497,7 @@ fn tunnel(mut client: TcpStream, log: &Mutex<Vec<String>>) {
     let _ = up.join();
 }
 
-/// tabcmd#242 and peers.md: tabcmd maps `--proxy` to `{"http": proxy}` only, so https traffic
+/// tabcmd#242 and the survey of Tableau clients: tabcmd maps `--proxy` to `{"http": proxy}` only, so https traffic
 /// ignores it; TSC has only requests' environment variables, `http_options["proxies"]` or a
 /// session factory. Here the blocking client's explicit proxy carries the https sign-in and the
 /// calls through a `CONNECT` tunnel (TLS end to end: the proxy never sees a credential).

@@ -16,7 +16,7 @@ use crate::error::{Error, Misuse};
 use crate::event::SignedIn;
 use crate::expiry::{Expiry, RenewalSchedule};
 use crate::intent::SiteId;
-use crate::session::{Session, X_TABLEAU_AUTH};
+use crate::session::{NO_QUERY, Session, X_TABLEAU_AUTH, build_url};
 use crate::version::ApiVersion;
 
 /// How precisely the last use is recorded (idle limits are minutes, margins seconds): busy
@@ -212,12 +212,34 @@ impl Snapshot {
 
     /// `{base}/api/{version}/{path}` (like [`Session::api_url`]).
     pub fn api_url(&self, path: &str) -> Result<Uri, Error> {
-        join(&self.api_base, path)
+        build_url(&self.api_base, path, NO_QUERY)
+    }
+
+    /// `{base}/api/{version}/{path}?{query}`, the query percent-encoded (like
+    /// [`Session::api_url_with`]).
+    pub fn api_url_with<I, K, V>(&self, path: &str, query: I) -> Result<Uri, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        build_url(&self.api_base, path, query)
     }
 
     /// `{base}/api/{version}/sites/{site-luid}/{path}` (like [`Session::site_url`]).
     pub fn site_url(&self, path: &str) -> Result<Uri, Error> {
-        join(&self.site_base, path)
+        build_url(&self.site_base, path, NO_QUERY)
+    }
+
+    /// `{base}/api/{version}/sites/{site-luid}/{path}?{query}`, the query percent-encoded (like
+    /// [`Session::site_url_with`]).
+    pub fn site_url_with<I, K, V>(&self, path: &str, query: I) -> Result<Uri, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        build_url(&self.site_base, path, query)
     }
 
     /// Whether `uri` goes to this session's server: same scheme, host and port.
@@ -276,12 +298,6 @@ impl Snapshot {
     pub(crate) fn token_text(&self) -> &str {
         self.token.to_str().unwrap_or_default()
     }
-}
-
-fn join(base: &str, path: &str) -> Result<Uri, Error> {
-    format!("{base}{}", path.trim_start_matches('/'))
-        .parse()
-        .map_err(|_| Misuse::InvalidCharacter("API path").into())
 }
 
 /// Leave to send one of the caller's own requests with a session's token: from

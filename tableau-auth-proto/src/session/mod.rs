@@ -25,6 +25,7 @@ use crate::response::error_from_response;
 use crate::secret::{AuthToken, Redactor};
 use crate::version::ApiVersion;
 use requests::check_mint_inputs;
+pub(crate) use urls::{NO_QUERY, build_url};
 
 /// The header that carries the session token.
 pub const X_TABLEAU_AUTH: HeaderName = HeaderName::from_static("x-tableau-auth");
@@ -339,7 +340,7 @@ impl Session {
                 }
                 let error = error_from_response(status, headers, &body, secrets);
                 // A 405000 on sign-in is the tell-tale of a POST turned into a GET by a
-                // redirect from http (protocol §12): name the https URL instead.
+                // redirect from http (docs/protocol.md, "Redirects"): name the https URL instead.
                 if status == StatusCode::METHOD_NOT_ALLOWED && (!base.is_https() || hops > 0) {
                     return Err(Error::HttpsRequired {
                         https_url: base.to_https().to_string(),
@@ -419,7 +420,7 @@ impl Session {
 
     /// Whether the base is plain http and not yet known to stay so. Before a secret goes to
     /// such a base, the anonymous probe runs: a server that redirects it to https moves the
-    /// session there, so the secret never travels in clear text (protocol §12).
+    /// session there, so the secret never travels in clear text (docs/protocol.md, "Redirects").
     fn must_check_http(&self) -> bool {
         !self.base.is_https() && !self.http_checked
     }

@@ -166,7 +166,7 @@ impl Session {
 
     /// `GET sessions/current` with the session's token.
     pub(super) fn send_current_session(&mut self, version: ApiVersion) -> Result<Step, Error> {
-        // Believed gate (protocol §6.1: 3.1 per PSTableauREST).
+        // Believed gate (docs/protocol.md, "Version gates": 3.1 per PSTableauREST).
         require(Feature::CurrentSession, version)?;
         self.require_format(version)?;
         let url = self.api_path(version, "/sessions/current");

@@ -151,7 +151,7 @@ pub(crate) fn parse_credentials(body: &[u8]) -> Option<CredentialsDoc<'_>> {
     }
 }
 
-/// The answer to `GET sessions/current` (protocol §6.1): `<session><site/><user/></session>`.
+/// The answer to `GET sessions/current` (docs/protocol.md, "Who and where"): `<session><site/><user/></session>`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SessionDoc<'a> {
     #[serde(borrow)]
@@ -359,8 +359,9 @@ fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(V)
 }
 
-/// Parses `estimatedTimeToExpiration`, believed to be `days:hours:minutes` (protocol §2.5,
-/// open question 1: captured values such as `173:21:12` and third-party parsers agree).
+/// Parses `estimatedTimeToExpiration`, believed to be `days:hours:minutes` (docs/protocol.md,
+/// "The response" and "Open questions" 1: captured values such as `173:21:12` and third-party
+/// parsers agree).
 pub(crate) fn parse_estimated_time_to_expiration(value: &str) -> Option<std::time::Duration> {
     // Three runs of at most nine digits, separated by ':'; read by hand, byte by byte (this
     // runs on every sign-in).

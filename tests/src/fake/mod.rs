@@ -9,7 +9,7 @@
 //! [`Fault::Redirect`] answers a path with any redirect status and `Location` (for instance
 //! another fake's URL), so that tests can play a man in the middle or a malicious redirect.
 //!
-//! Behaviour follows `shared/protocol/tableau-auth.md`: sign-in (password, PAT, connected-app
+//! Behaviour follows `docs/protocol.md`: sign-in (password, PAT, connected-app
 //! JWT, impersonation), sign-out, switch site, serverinfo, sessions/current, two site-scoped
 //! resources, trusted tickets, session idle/absolute expiry on a controllable clock, one live
 //! session per PAT, XML or JSON bodies, the documented error codes. Faults ([`Fault`]) can be
