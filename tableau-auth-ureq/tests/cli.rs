@@ -747,6 +747,13 @@ fn http_to_https_redirect_moves_without_sending_secrets_in_clear() {
 
     let run = via_http(&["token"]).jsmith().run().ok();
     let token = run.stdout.trim().to_owned();
+    // whoami on that session probes first too: the token never travels over plain http.
+    let run = via_http(&["--api-version", "3.25", "whoami"])
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .run()
+        .ok();
+    assert_eq!(run.field("user_name").as_deref(), Some(sample::USER_NAME));
+    assert_eq!(run.field("moved_to").as_deref(), Some(fake.base_url()));
     via_http(&["--api-version", "3.25", "sign-out"])
         .env("TABLEAU_AUTH_TOKEN", &token)
         .run()
@@ -1171,10 +1178,11 @@ fn no_secret_is_ever_printed() {
         .expect("fake server");
     let control = fake.control();
     let leaks = sentinel::Leaks::new();
+    // The JSON runs are verbose too: every request and session event on stderr.
     let to = |json: bool| {
         let mut cli = with_sentinels(Cli::to(&fake));
         if json {
-            cli = cli.arg("--json");
+            cli = cli.args(["--json", "--verbose"]);
         }
         cli
     };
@@ -1212,8 +1220,21 @@ fn no_secret_is_ever_printed() {
                 );
                 if run.code == 0 && command[0] == "token" {
                     printed += 1;
-                    // End that session with the printed token: its sign-out prints no token.
                     let token = signed_out_or_live_token(&fake, &run);
+                    // Use that session (no sign-in, no sign-out): no token printed.
+                    let cli = to(json).env("TABLEAU_AUTH_TOKEN", &token).arg("whoami");
+                    let me = run_cli(&fake, &leaks, &format!("{what}: whoami"), cli, "whoami");
+                    assert_eq!(
+                        me.code, 0,
+                        "{what}: whoami with the token: exit {}",
+                        me.code
+                    );
+                    assert!(
+                        control.has_session(&token),
+                        "{what}: whoami ended the session"
+                    );
+                    runs += 1;
+                    // End that session with the printed token: its sign-out prints no token.
                     let cli = to(json).env("TABLEAU_AUTH_TOKEN", &token).arg("sign-out");
                     let out = run_cli(&fake, &leaks, &format!("{what}: sign-out"), cli, "sign-out");
                     assert_eq!(out.code, 0, "{what}: sign-out exit {}", out.code);
@@ -1226,6 +1247,8 @@ fn no_secret_is_ever_printed() {
             &["sign-out"],
             &["ticket", sample::USER_NAME],
             &["ticket", "nobody"],
+            &["whoami"],
+            &["switch-site", sample::FINANCE_SITE],
             &["--help"],
             &["--version"],
         ] {
@@ -1239,6 +1262,13 @@ fn no_secret_is_ever_printed() {
             if command == ["ticket", sample::USER_NAME] {
                 assert_eq!(run.code, 0, "{what}: exit {}", run.code);
                 printed += 1;
+            }
+            // The stale session in TABLEAU_AUTH_TOKEN: refused by the server, or by the tool.
+            if command[0] == "whoami" {
+                assert_eq!(run.code, 3, "{what}: exit {}", run.code);
+            }
+            if command[0] == "switch-site" {
+                assert_eq!(run.code, 2, "{what}: exit {}", run.code);
             }
         }
         // Failures, each echoing the secret it was sent where a server could.
@@ -1314,6 +1344,36 @@ fn no_secret_is_ever_printed() {
                 );
             }
         }
+        // A server echoing the session token of TABLEAU_AUTH_TOKEN (the core never held it).
+        let current = format!("/api/{}/sessions/current", sample::REST_API_VERSION);
+        control.add_fault(
+            FaultRule::exact(
+                &current,
+                echo(
+                    401,
+                    format!(
+                        "<tsResponse><error code=\"401002\"><summary>Unauthorized Access\
+                         </summary><detail>token {} is dead</detail></error></tsResponse>",
+                        sentinel::STALE_TOKEN
+                    ),
+                ),
+            )
+            .once(),
+        );
+        let run = run_cli(
+            &fake,
+            &leaks,
+            "whoami with a token echoed",
+            to(json).arg("whoami"),
+            "whoami",
+        );
+        assert_eq!(run.code, 3, "token echoed: exit {}", run.code);
+        assert!(
+            run.stderr.contains("[redacted]"),
+            "no scrubbed echo: {run:?}"
+        );
+        assert!(control.faults().is_empty(), "the echo was never reached");
+        runs += 1;
         // A hang, a redirect to another host, an untrusted certificate, a secret as a flag.
         control.add_fault(FaultRule::exact(&signin, Fault::Hang).once());
         let cli = to(json)
@@ -1350,7 +1410,7 @@ fn no_secret_is_ever_printed() {
         assert_eq!(run.code, 2, "usage: exit {}", run.code);
         runs += 4;
     }
-    assert_eq!(runs, 2 * (4 * 14 + 6 + 8 + 4));
+    assert_eq!(runs, 2 * (4 * 14 + 7 + 8 + 8 + 1 + 4));
     assert_eq!(
         printed,
         2 * (7 + 1),
@@ -1373,4 +1433,269 @@ fn signed_out_or_live_token(fake: &FakeServer, run: &Run) -> String {
     };
     assert!(fake.control().has_session(&token), "not a live token");
     token
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14: one session across runs, TABLEAU_PAT_NAME, --verbose, named steps, URL mistakes
+
+/// Whether `line` is a `--verbose` request line: `METHOD /path STATUS N ms`.
+fn is_request_line(line: &str, method: &str, path: &str, status: &str) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("tableau-auth: {method} {path} {status} ")) else {
+        return false;
+    };
+    rest.strip_suffix(" ms")
+        .is_some_and(|ms| ms.parse::<u64>().is_ok())
+}
+
+#[test]
+fn one_session_across_runs_with_tableau_auth_token() {
+    let fake = fake();
+    let control = fake.control();
+    let pat = |cli: Cli| {
+        cli.env("TABLEAU_PAT_NAME", sample::USER_PAT_NAME)
+            .env("TABLEAU_PAT_SECRET", sample::USER_PAT_SECRET)
+    };
+    // token --json: the token and the session, named as sign-in --json names them.
+    let run = pat(Cli::to(&fake)).args(["--json", "token"]).run().ok();
+    let v = run.json();
+    let token = v["token"].as_str().expect("token").to_owned();
+    assert!(control.has_session(&token));
+    assert_eq!(v["site_id"], sample::DEFAULT_SITE_ID);
+    assert_eq!(v["site_content_url"], "");
+    assert_eq!(v["user_id"], sample::USER_ID);
+    assert_eq!(v["api_version"], sample::REST_API_VERSION);
+    assert_eq!(v.as_object().unwrap().len(), 5, "{v}");
+
+    // whoami on that session, with the credentials still in the environment: no sign-in, no
+    // sign-out, the session stays open.
+    let before = fake.request_log().len();
+    let run = pat(Cli::to(&fake))
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .args(["whoami", "--verbose"])
+        .run()
+        .ok();
+    assert_eq!(run.field("user_name").as_deref(), Some(sample::USER_NAME));
+    assert_eq!(run.field("user_id").as_deref(), Some(sample::USER_ID));
+    let current = format!("/api/{}/sessions/current", sample::REST_API_VERSION);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| is_request_line(l, "GET", &current, "200")),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+    let log = fake.request_log();
+    let sent = &log[before..];
+    assert!(
+        sent.iter()
+            .all(|r| !r.is_signin() && !r.path_ends_with("/auth/signout")),
+        "{sent:?}"
+    );
+    assert!(control.has_session(&token));
+    let run = Cli::to(&fake)
+        .env("TABLEAU_AUTH_TOKEN", &format!("{token}\n"))
+        .args(["--json", "--wire", "json", "whoami"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_name"], sample::USER_NAME);
+    assert_eq!(control.live_sessions(), 1);
+
+    // switch-site refuses the session (a switch replaces its token), before sending anything.
+    let before = fake.request_log().len();
+    let run = pat(Cli::to(&fake))
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .args(["switch-site", sample::FINANCE_SITE])
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("token --site"), "{run:?}");
+    assert_eq!(fake.request_log().len(), before);
+
+    // Credentials given as flags sign in anew (and out), whatever TABLEAU_AUTH_TOKEN says;
+    // they win over TABLEAU_PAT_NAME too.
+    let run = pat(Cli::to(&fake))
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .admin()
+        .args(["--json", "whoami"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_name"], sample::ADMIN_NAME);
+    let run = pat(Cli::to(&fake))
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .admin()
+        .args(["--json", "switch-site", sample::FINANCE_SITE])
+        .run()
+        .ok();
+    assert_eq!(run.json()["site_id"], sample::FINANCE_SITE_ID);
+    assert!(control.has_session(&token));
+    assert_eq!(control.live_sessions(), 1);
+
+    // sign-out ends it; whoami on the dead session: exit 3 with Tableau's code, step named.
+    Cli::to(&fake)
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .arg("sign-out")
+        .run()
+        .ok();
+    assert_eq!(control.live_sessions(), 0);
+    let run = Cli::to(&fake)
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .arg("whoami")
+        .run()
+        .fails(3);
+    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("tableau-auth: whoami failed: the session in TABLEAU_AUTH_TOKEN"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("401002"), "{run:?}");
+    let run = Cli::to(&fake)
+        .env("TABLEAU_AUTH_TOKEN", &token)
+        .args(["--json", "whoami"])
+        .run()
+        .fails(3);
+    let v = run.json();
+    assert_eq!(v["error"]["code"], "401002");
+    assert_eq!(v["error"]["step"], "whoami");
+    assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+
+    // A blank TABLEAU_AUTH_TOKEN is unset: whoami signs in (and out).
+    let run = pat(Cli::to(&fake))
+        .env("TABLEAU_AUTH_TOKEN", " ")
+        .arg("whoami")
+        .run()
+        .ok();
+    assert_eq!(run.field("user_name").as_deref(), Some(sample::USER_NAME));
+    assert_eq!(control.live_sessions(), 0);
+}
+
+#[test]
+fn pat_name_from_the_environment() {
+    let fake = fake();
+    let run = Cli::to(&fake)
+        .env("TABLEAU_PAT_NAME", sample::USER_PAT_NAME)
+        .env("TABLEAU_PAT_SECRET", sample::USER_PAT_SECRET)
+        .args(["--json", "sign-in"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_id"], sample::USER_ID);
+    // The flag wins over the variable.
+    let run = Cli::to(&fake)
+        .env("TABLEAU_PAT_NAME", "not-a-pat")
+        .args(["--pat-name", sample::ADMIN_PAT_NAME])
+        .env("TABLEAU_PAT_SECRET", sample::ADMIN_PAT_SECRET)
+        .args(["--json", "sign-in"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_id"], sample::ADMIN_ID);
+    // Without its secret: a usage error naming the secret's variable.
+    let run = Cli::to(&fake)
+        .env("TABLEAU_PAT_NAME", sample::USER_PAT_NAME)
+        .arg("sign-in")
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("TABLEAU_PAT_SECRET"), "{run:?}");
+    let run = Cli::new().arg("--help").run().ok();
+    assert!(run.stdout.contains("TABLEAU_PAT_NAME"), "{run:?}");
+    assert_eq!(fake.control().live_sessions(), 0);
+}
+
+#[test]
+fn verbose_shows_the_session_and_no_secret() {
+    let fake = fake();
+    let run = Cli::to(&fake)
+        .jsmith()
+        .args(["--verbose", "whoami"])
+        .run()
+        .ok();
+    assert!(
+        run.stderr.contains("session: signed in") && run.stderr.contains("session: signed out"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains(sample::USER_PASSWORD), "{run:?}");
+    // Without --verbose, nothing on stderr.
+    let run = Cli::to(&fake).jsmith().arg("whoami").run().ok();
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+#[test]
+fn the_failing_step_is_named() {
+    let fake = fake();
+    let run = Cli::to(&fake)
+        .args(["--username", sample::USER_NAME])
+        .env("TABLEAU_PASSWORD", "not-the-password")
+        .args(["--json", "switch-site", sample::FINANCE_SITE])
+        .run()
+        .fails(3);
+    assert_eq!(run.json()["error"]["step"], "sign-in");
+    assert!(
+        run.stderr.starts_with("tableau-auth: sign-in failed: "),
+        "{run:?}"
+    );
+    // jsmith is not on Finance: the switch fails, after a good sign-in (then signed out).
+    let run = Cli::to(&fake)
+        .jsmith()
+        .args(["switch-site", "NoSuchSite"])
+        .run()
+        .fails(3);
+    assert!(
+        run.stderr.starts_with("tableau-auth: switch-site failed: "),
+        "{run:?}"
+    );
+    let run = Cli::to(&fake)
+        .args(["--json", "ticket", "nobody"])
+        .run()
+        .fails(3);
+    assert_eq!(run.json()["error"]["step"], "ticket");
+    assert_eq!(fake.control().live_sessions(), 0);
+}
+
+#[test]
+fn http_to_a_tls_port_says_https() {
+    let fake = fake();
+    let https = fake.base_url();
+    let http = https.replacen("https://", "http://", 1);
+    let run = Cli::new()
+        .args(["--server", &http, "server-info"])
+        .run()
+        .fails(4);
+    assert!(run.stderr.contains("this port speaks https"), "{run:?}");
+    assert!(run.stderr.contains(&format!("--server {https}")), "{run:?}");
+    let run = Cli::new()
+        .args(["--server", &http, "--json", "sign-in"])
+        .jsmith()
+        .run()
+        .fails(4);
+    let v = run.json();
+    assert_eq!(v["error"]["kind"], "transport");
+    assert_eq!(v["error"]["summary"], "this port speaks https");
+    assert!(!run.stderr.contains(sample::USER_PASSWORD), "{run:?}");
+}
+
+#[test]
+fn credentials_in_the_server_url_are_refused() {
+    let fake = fake();
+    let port = fake.base_url().rsplit(':').next().unwrap().to_owned();
+    let password = "SENTINEL-url-password";
+    for server in [
+        format!("https://jsmith:{password}@127.0.0.1:{port}"),
+        format!("https://jsmith:{password}@127.0.0.1:{port}/path"),
+        format!("http://{password}@127.0.0.1:{port}"),
+    ] {
+        for cli in [
+            Cli::new().args(["--server", &server]),
+            Cli::new().env("TABLEAU_SERVER", &server),
+        ] {
+            let run = cli.args(["--json", "server-info"]).run().fails(2);
+            assert_eq!(run.json()["error"]["kind"], "usage");
+            assert!(
+                run.stderr.contains("credentials in the server URL"),
+                "{run:?}"
+            );
+            assert!(
+                !run.stdout.contains(password) && !run.stderr.contains(password),
+                "{run:?}"
+            );
+        }
+    }
+    assert!(fake.request_log().is_empty());
 }

@@ -6,11 +6,18 @@
 //! result once signed out, so that a sign-out the server kept throttling (the session left
 //! open) fails the command instead of passing unnoticed.
 //!
+//! With a session token in `TABLEAU_AUTH_TOKEN` (from `token`), `whoami` uses that session
+//! and neither signs in nor signs out (`adopted.rs`), unless credentials are given as flags on
+//! the command line; `sign-out` ends it; `switch-site` refuses it (a switch replaces the token,
+//! which this tool prints only from `token`).
+//!
 //! Every rule about the session (waits on 429/503 within `--timeout`, one re-sign-in on
 //! `401002`) is the core's policy, run by the client; this tool only maps its errors to exit
 //! statuses (`failure.rs`).
 #![forbid(unsafe_code)]
 
+#[path = "tableau-auth/adopted.rs"]
+mod adopted;
 #[path = "tableau-auth/args.rs"]
 mod args;
 #[path = "tableau-auth/failure.rs"]
@@ -18,9 +25,10 @@ mod failure;
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use serde_json::Value;
 use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_ureq::proto::{
@@ -29,20 +37,35 @@ use tableau_auth_ureq::proto::{
 use tableau_auth_ureq::{Client, SignOutGuard};
 
 use args::{Cli, Command, CredentialArgs, Options};
-use failure::{Failure, warn};
+use failure::{Failure, HTTPS_PORT, warn};
+
+/// The `User-Agent` of every request.
+const USER_AGENT: &str = concat!("tableau-auth/", env!("CARGO_PKG_VERSION"));
+
+/// The longest wait for a connection, whatever `--timeout` says.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The scope of a connected-app JWT when no `--scope` is given.
 const DEFAULT_SCOPE: &str = "tableau:content:read";
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => return usage_exit(&e),
     };
     let out = Out {
         json: cli.options.json,
     };
-    match run(&cli, out) {
+    let flags = args::credentials_on_command_line(&matches);
+    if flags && args::source(&matches, "pat_name") == Some(clap::parser::ValueSource::EnvVariable) {
+        // Credentials given as flags win over TABLEAU_PAT_NAME, as every flag wins over the
+        // environment.
+        cli.credentials.pat_name = None;
+    }
+    match run(&cli, flags, out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => ExitCode::from(failure.emit(out.json)),
     }
@@ -81,13 +104,14 @@ fn usage_exit(e: &clap::Error) -> ExitCode {
     ExitCode::from(Failure::Usage(format!("{message} (see --help)")).emit(json))
 }
 
-fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
+/// Runs the command; `flags`: credentials were given as flags on the command line.
+fn run(cli: &Cli, flags: bool, out: Out) -> Result<(), Failure> {
     let options = &cli.options;
     let site = options.site.clone().unwrap_or_default();
     match &cli.command {
         Command::ServerInfo => {
             let mut client = client(options)?;
-            let info = client.server_info()?;
+            let info = client.server_info().map_err(during("server-info"))?;
             note_moved(&client);
             out.fields(vec![
                 ("product_version", info.product_version.into()),
@@ -106,6 +130,12 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
             finish(guard, fields, out)
         }
         Command::Whoami => {
+            if !flags && let Some(token) = session_token()? {
+                let mut client = client(options)?;
+                let fields = adopted::whoami(&mut client, &token, options)?;
+                note_moved(&client);
+                return out.fields(fields);
+            }
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let mut guard = sign_in_guard(&mut client, sign_in)?;
@@ -113,6 +143,14 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
             finish(guard, fields, out)
         }
         Command::SwitchSite { target } => {
+            if !flags && session_token()?.is_some() {
+                return Err(Failure::Usage(
+                    "switch-site does not use the session in TABLEAU_AUTH_TOKEN (a switch \
+                     replaces its token): run `token --site SITE` for a session on that site, \
+                     or give credentials as flags to sign in, switch and sign out"
+                        .to_owned(),
+                ));
+            }
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
             let mut guard = sign_in_guard(&mut client, sign_in)?;
@@ -122,11 +160,16 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
         Command::Token => {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
-            client.sign_in(sign_in)?;
+            client.sign_in(sign_in).map_err(during("sign-in"))?;
             note_moved(&client);
-            let written = match client.session().token() {
-                Some(token) => out.only("token", token.expose_secret()),
-                None => Err(not_signed_in()),
+            let written = match (client.session().token(), client.session().signed_in()) {
+                (Some(token), Some(info)) if out.json => {
+                    let mut fields = vec![("token", token.expose_secret().into())];
+                    fields.extend(session_fields(info));
+                    out.fields(fields)
+                }
+                (Some(token), _) => out.only("token", token.expose_secret()),
+                (None, _) => Err(not_signed_in()),
             };
             if written.is_err() {
                 // Nobody got the token: end the session instead of leaving it open.
@@ -136,9 +179,10 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
         }
         Command::SignOut => {
             let token = secret_env("TABLEAU_AUTH_TOKEN", "sign-out reads the session token")?;
+            failure::keep_secret(token.trim());
             let token = AuthToken::new(token.trim());
             let mut client = client(options)?;
-            let outcome = client.sign_out_token(token)?;
+            let outcome = client.sign_out_token(token).map_err(during("sign-out"))?;
             note_moved(&client);
             let outcome = match outcome {
                 SignOut::Confirmed => "confirmed",
@@ -158,11 +202,60 @@ fn run(cli: &Cli, out: Out) -> Result<(), Failure> {
             if let Some(ip) = client_ip {
                 request = request.client_ip(*ip);
             }
-            let ticket = client.trusted_ticket(request)?;
+            let ticket = client.trusted_ticket(request).map_err(during("ticket"))?;
             note_moved(&client);
             out.only("ticket", ticket.value().expose_secret())
         }
     }
+}
+
+/// The session token in `TABLEAU_AUTH_TOKEN`, if set and not blank (kept out of every message
+/// from now on).
+fn session_token() -> Result<Option<String>, Failure> {
+    match std::env::var_os("TABLEAU_AUTH_TOKEN") {
+        None => Ok(None),
+        Some(value) => {
+            let value = value
+                .into_string()
+                .map_err(|_| Failure::Usage("TABLEAU_AUTH_TOKEN is not valid UTF-8".to_owned()))?;
+            let token = value.trim();
+            failure::keep_secret(token);
+            Ok((!token.is_empty()).then(|| token.to_owned()))
+        }
+    }
+}
+
+/// The base URL of a plain-http `--server`, for telling that its port speaks https.
+static PLAIN_HTTP: OnceLock<String> = OnceLock::new();
+
+/// The failure of a step: the client's error, named after the step. A plain-http request that
+/// a TLS server answered says so.
+fn during(step: &'static str) -> impl FnOnce(tableau_auth_ureq::Error) -> Failure {
+    move |error| Failure::During {
+        step,
+        context: None,
+        error: Box::new(tls_port(error)),
+    }
+}
+
+/// A plain-http request that a TLS server answered: a transport error saying so.
+fn tls_port(error: tableau_auth_ureq::Error) -> tableau_auth_ureq::Error {
+    match (error, PLAIN_HTTP.get()) {
+        (tableau_auth_ureq::Error::Transport(text), Some(base)) if speaks_tls(&text) => {
+            let https = base.replacen("http://", "https://", 1);
+            tableau_auth_ureq::Error::Transport(format!(
+                "{HTTPS_PORT}: use --server {https} (a plain-http request got no HTTP \
+                 answer: {text})"
+            ))
+        }
+        (other, _) => other,
+    }
+}
+
+/// Whether a transport error is the one a plain-http request gets from a TLS server: its
+/// answer (a TLS alert record) is not HTTP.
+fn speaks_tls(text: &str) -> bool {
+    text.contains("http parse fail") || text.contains("invalid HTTP version")
 }
 
 /// The fields a command prints.
@@ -171,7 +264,7 @@ type Fields = Vec<(&'static str, Value)>;
 /// `whoami` after the sign-in: `GET sessions/current` in the `--wire` format (the client's),
 /// read by the core.
 fn whoami(client: &mut Client) -> Result<Fields, Failure> {
-    let me = client.current_session()?;
+    let me = client.current_session().map_err(during("whoami"))?;
     let mut fields = vec![
         ("site_id", me.site_id.as_str().into()),
         ("site_content_url", me.site_content_url.as_str().into()),
@@ -191,7 +284,7 @@ fn whoami(client: &mut Client) -> Result<Fields, Failure> {
 
 /// `switch-site` after the sign-in; "already there" (403070) shows the unchanged session.
 fn switch_site(client: &mut Client, target: &str) -> Result<Fields, Failure> {
-    let switched = client.switch_site(target)?;
+    let switched = client.switch_site(target).map_err(during("switch-site"))?;
     let info = match switched {
         Some(info) => info,
         None => {
@@ -243,7 +336,7 @@ fn is_throttled(e: &tableau_auth_ureq::proto::Error) -> bool {
 }
 
 fn sign_in_guard(client: &mut Client, sign_in: SignIn) -> Result<SignOutGuard<'_>, Failure> {
-    let guard = client.sign_in_guard(sign_in)?;
+    let guard = client.sign_in_guard(sign_in).map_err(during("sign-in"))?;
     note_moved(&guard);
     Ok(guard)
 }
@@ -278,13 +371,22 @@ fn client(options: &Options) -> Result<Client, Failure> {
         .ok_or_else(|| {
             Failure::Usage("no server: pass --server URL or set TABLEAU_SERVER".to_owned())
         })?;
+    if has_user_info(server) {
+        // A valid URL, but its password would be one more secret on a command line (and in
+        // shell histories): refused, never used, never shown.
+        return Err(Failure::Usage(
+            "credentials in the server URL (user:password@) are refused: give --server \
+             https://host[:port], and the credentials as flags and environment variables"
+                .to_owned(),
+        ));
+    }
     let timeout = Duration::from_secs(options.timeout);
     let mut builder = Client::builder(server)
         .format(options.wire.into())
-        .user_agent(concat!("tableau-auth/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .exchange_timeout(timeout)
         .read_timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
         // The core's policy waits out a throttled exchange (sign-in, whoami, sign-out, …) as
         // Retry-After asks, but never longer than --timeout in all for each.
         .retries(3, timeout);
@@ -310,15 +412,27 @@ fn client(options: &Options) -> Result<Client, Failure> {
         })?;
         builder = builder.ca_pem(pem);
     }
+    if options.verbose {
+        // The session's events (sign-ins, waits on 429/503, sign-outs): no secret in any.
+        builder = builder.on_event(|event| warn(&format!("session: {event}")));
+    }
     if options.danger_accept_invalid_certs {
         warn("warning: --danger-accept-invalid-certs: the server's certificate is not checked");
         builder = builder.danger_accept_invalid_certs(true);
     }
     let client = builder.build()?;
     if !client.session().config().is_https() {
+        let _ = PLAIN_HTTP.set(client.session().config().base_url());
         warn("warning: --server is plain http; use https:// so that nothing travels in clear text");
     }
     Ok(client)
+}
+
+/// Whether a URL has user information (`user:password@host`) in its authority.
+fn has_user_info(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
 }
 
 /// Tells on stderr that a redirect moved the server, and where to point `--server` instead.

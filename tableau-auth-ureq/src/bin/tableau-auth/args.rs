@@ -6,7 +6,8 @@
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 use tableau_auth_ureq::proto::{Format, UserId};
 
 /// The text after the options in `--help`: environment, output and exit statuses.
@@ -16,9 +17,10 @@ Secrets come only from the environment, never from flags:
   TABLEAU_PAT_SECRET            the secret of the personal access token --pat-name
   TABLEAU_JWT                   a ready JWT, for --jwt
   TABLEAU_CONNECTED_APP_SECRET  the secret value of --connected-app's --secret-id
-  TABLEAU_AUTH_TOKEN            the session token that sign-out ends
+  TABLEAU_AUTH_TOKEN            a session token (from `token`): whoami uses it, sign-out ends it
 Settings may come from the environment too (a flag wins): TABLEAU_SERVER, TABLEAU_SITE,
-TABLEAU_API_VERSION, TABLEAU_CA_FILE.
+TABLEAU_API_VERSION, TABLEAU_CA_FILE, TABLEAU_PAT_NAME. The server URL carries no user name
+or password: credentials in it are refused.
 
 Commands that sign in (sign-in, whoami, switch-site, token) need exactly one kind of
 credentials. sign-in, whoami and switch-site always sign out before exiting, even when a
@@ -26,10 +28,23 @@ later step failed; token leaves its session open for a later sign-out. A server 
 throttles (429/503) is waited for as its Retry-After asks, on every request, within
 --timeout in all for each.
 
+One session for several steps of a script:
+  export TABLEAU_AUTH_TOKEN=\"$(tableau-auth token)\"   # or: token --json, for the session too
+  tableau-auth whoami                                  # uses that session: no sign-in/out
+  tableau-auth sign-out                                # ends it
+With TABLEAU_AUTH_TOKEN set, whoami neither signs in nor signs out, unless credentials are
+given as flags on the command line (then it signs in anew, as without it); a session that
+has ended exits 3 with Tableau's code (401002). switch-site does not use it (a switch
+replaces the session's token): it is refused unless credentials are given as flags; for a
+session on another site, run `token --site SITE`.
+--verbose: one line per request on stderr (method, path, status, milliseconds), and the
+session's events; never a secret.
+
 Output: short `key: value` lines (token and ticket print only the value). With --json,
 exactly one JSON object on stdout, on failure too: {\"error\": {\"code\": Tableau's code
 or null, \"summary\": ..., \"detail\": ..., \"kind\": ...}}. Errors also go to stderr as one
 line. No secret is ever printed, except the token by `token` and the ticket by `ticket`.
+A failure names the step that failed (\"whoami failed: ...\"; with --json, as \"step\").
 When the server moved (an http->https redirect of the same host was followed), sign-in,
 whoami and switch-site add `moved_to`, and stderr names the URL to use with --server.
 
@@ -145,6 +160,10 @@ pub(crate) struct Options {
     /// Machine-readable output: exactly one JSON object on stdout
     #[arg(long, global = true)]
     pub(crate) json: bool,
+
+    /// One line per request on stderr: method, path, status, milliseconds (never a secret)
+    #[arg(long, global = true)]
+    pub(crate) verbose: bool,
 }
 
 /// How to sign in: exactly one kind, for the commands that sign in.
@@ -152,7 +171,13 @@ pub(crate) struct Options {
 #[command(next_help_heading = "Credentials (one kind)")]
 pub(crate) struct CredentialArgs {
     /// Personal access token name; its secret is read from TABLEAU_PAT_SECRET
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "TABLEAU_PAT_NAME",
+        hide_env_values = true,
+        global = true
+    )]
     pub(crate) pat_name: Option<String>,
 
     /// User name; the password is read from TABLEAU_PASSWORD
@@ -195,6 +220,29 @@ pub(crate) struct CredentialArgs {
     pub(crate) impersonate: Option<UserId>,
 }
 
+/// Whether a kind of credentials was given as a flag on the command line (not only through the
+/// environment, as `TABLEAU_PAT_NAME` can): such a flag means "sign in anew", even with a
+/// session in `TABLEAU_AUTH_TOKEN`.
+pub(crate) fn credentials_on_command_line(matches: &ArgMatches) -> bool {
+    ["pat_name", "username", "jwt", "connected_app"]
+        .into_iter()
+        .any(|id| source(matches, id) == Some(ValueSource::CommandLine))
+}
+
+/// Where the value of the argument `id` came from.
+pub(crate) fn source(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
+    // Global flags may follow the subcommand: look there too.
+    let sub = matches
+        .subcommand()
+        .and_then(|(_, sub)| sub.value_source(id));
+    match (matches.value_source(id), sub) {
+        (Some(ValueSource::CommandLine), _) | (_, Some(ValueSource::CommandLine)) => {
+            Some(ValueSource::CommandLine)
+        }
+        (top, sub) => top.or(sub),
+    }
+}
+
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -202,7 +250,8 @@ pub(crate) enum Command {
     ServerInfo,
     /// Sign in, show the session, sign out
     SignIn,
-    /// Sign in, show who and where the session is (GET sessions/current), sign out
+    /// Show who and where the session is (GET sessions/current): the session in
+    /// TABLEAU_AUTH_TOKEN, or sign in, look, sign out
     Whoami,
     /// Sign in, switch to another site, show the new session, sign out
     SwitchSite {
@@ -211,7 +260,8 @@ pub(crate) enum Command {
         #[arg(value_name = "SITE")]
         target: String,
     },
-    /// Sign in and print only the session token; the session stays open
+    /// Sign in and print only the session token (--json: with its site, user and API
+    /// version); the session stays open
     Token,
     /// Sign out the session whose token is in TABLEAU_AUTH_TOKEN
     SignOut,

@@ -1,6 +1,7 @@
 //! Failures: their exit status, their one-line message on stderr and their JSON form.
 
 use std::io::Write as _;
+use std::sync::Mutex;
 
 use tableau_auth_ureq::Error;
 use tableau_auth_ureq::proto::{self, Misuse};
@@ -12,6 +13,16 @@ pub(crate) enum Failure {
     Usage(String),
     /// The client's error (exit 3 or 4, or 2 for a configuration the core refuses).
     Client(Error),
+    /// The client's error in a named step of the command ("switch-site failed: …"), with what
+    /// the user can do about it, if anything particular.
+    During {
+        /// The step: `sign-in`, `whoami`, `switch-site`, `sign-out`, `server-info`, `ticket`.
+        step: &'static str,
+        /// Said after `"{step} failed: "` (e.g. where the session came from).
+        context: Option<&'static str>,
+        /// The error (boxed: it is large).
+        error: Box<Error>,
+    },
     /// The output could not be written (exit 1).
     Output(std::io::Error),
     /// The sign-out after a successful command was still throttled after the retries the
@@ -36,6 +47,8 @@ impl From<proto::Error> for Failure {
 #[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) status: u8,
+    /// The step that failed, if the command has steps.
+    pub(crate) step: Option<&'static str>,
     pub(crate) kind: &'static str,
     pub(crate) code: Option<String>,
     pub(crate) summary: String,
@@ -47,6 +60,7 @@ impl Report {
     fn new(status: u8, kind: &'static str, summary: &str, line: String) -> Self {
         Self {
             status,
+            step: None,
             kind,
             code: None,
             summary: summary.to_owned(),
@@ -68,6 +82,20 @@ impl Failure {
                 format!("could not write the output: {e}"),
             ),
             Self::Client(e) => client_report(e),
+            Self::During {
+                step,
+                context,
+                error,
+            } => {
+                let mut report = client_report(error);
+                let head = match context {
+                    Some(context) => format!("{step} failed: {context}"),
+                    None => format!("{step} failed"),
+                };
+                report = prefixed(report, &head);
+                report.step = Some(step);
+                report
+            }
             Self::SignOut(e) => prefixed(
                 client_report(e),
                 "could not sign out, the session stays open on the server until it expires",
@@ -80,14 +108,17 @@ impl Failure {
         let report = self.report();
         warn(&report.line);
         if json {
-            let object = serde_json::json!({
+            let mut object = serde_json::json!({
                 "error": {
                     "code": report.code,
-                    "summary": report.summary,
-                    "detail": report.detail,
+                    "summary": scrub(&report.summary),
+                    "detail": scrub(&report.detail),
                     "kind": report.kind,
                 }
             });
+            if let Some(step) = report.step {
+                object["error"]["step"] = step.into();
+            }
             let mut out = std::io::stdout().lock();
             // Nothing more can be done when stdout is gone: the status still tells.
             let _ = writeln!(out, "{object}").and_then(|()| out.flush());
@@ -96,10 +127,36 @@ impl Failure {
     }
 }
 
-/// Writes `tableau-auth: <message>` on stderr, as one line.
+/// Writes `tableau-auth: <message>` on stderr, as one line, secrets scrubbed.
 pub(crate) fn warn(message: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "tableau-auth: {}", one_line(message));
+    let _ = writeln!(err, "tableau-auth: {}", one_line(&scrub(message)));
+}
+
+/// Secrets the core does not know of (the session token from `TABLEAU_AUTH_TOKEN`, which the
+/// client never holds as its own session), scrubbed from every message as the core scrubs its
+/// own.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Scrubs `secret` from every message written from now on.
+pub(crate) fn keep_secret(secret: &str) {
+    // Shorter values would mangle messages and cannot be a token.
+    if secret.len() >= 4 {
+        let mut secrets = SECRETS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        secrets.push(secret.to_owned());
+    }
+}
+
+/// `text` with every kept secret replaced by `[redacted]`.
+pub(crate) fn scrub(text: &str) -> String {
+    let secrets = SECRETS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    secrets.iter().fold(text.to_owned(), |text, secret| {
+        text.replace(secret.as_str(), "[redacted]")
+    })
 }
 
 /// Replaces control characters (newlines, escape sequences a hostile server might send) by
@@ -109,6 +166,9 @@ pub(crate) fn one_line(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
+
+/// The message of a plain-http request that a TLS server answered (see `https_port`).
+pub(crate) const HTTPS_PORT: &str = "this port speaks https";
 
 fn client_report(e: &Error) -> Report {
     match e {
@@ -120,6 +180,9 @@ fn client_report(e: &Error) -> Report {
             format!("{e} (the limit is set with --timeout)"),
         ),
         Error::Tls(_) => Report::new(4, "tls", "TLS failure", e.to_string()),
+        Error::Transport(text) if text.contains(HTTPS_PORT) => {
+            Report::new(4, "transport", "this port speaks https", text.clone())
+        }
         Error::Transport(_) => Report::new(4, "transport", "transport failure", e.to_string()),
         Error::Config(_) => Report::new(2, "usage", "invalid configuration", e.to_string()),
         _ => Report::new(4, "transport", "transport failure", e.to_string()),
@@ -138,6 +201,7 @@ fn core_report(e: &proto::Error) -> Report {
             line.push_str(&hint(api));
             Report {
                 status: 3,
+                step: None,
                 kind: "api",
                 code: Some(api.code.clone()),
                 summary: api.summary.clone(),
