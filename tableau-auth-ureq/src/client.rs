@@ -7,19 +7,22 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
 use tableau_auth_proto::{
-    Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Inputs, Intent,
-    Outcome, Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, TicketRequest,
+    Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Intent, Outcome,
+    Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, TicketRequest,
     TrustedTicket,
 };
 use ureq::Agent;
+use ureq::unversioned::transport::DefaultConnector;
 
 use crate::Error;
+use crate::entropy::Entropy;
 use crate::error::Limits;
+use crate::resolver::{CachingResolver, DEFAULT_CACHE_TTL, Lookup};
 use crate::tls::TlsOptions;
 
 /// The caller's event callback, if any.
@@ -45,6 +48,8 @@ pub struct ClientBuilder {
     read_timeout: Duration,
     exchange_timeout: Duration,
     proxy: Option<String>,
+    lookup: Lookup,
+    dns_cache: Duration,
     max_body: usize,
     max_retries: u32,
     max_retry_wait: Duration,
@@ -100,10 +105,20 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the roots in this PEM (for a server with a private CA). They replace the
-    /// built-in Mozilla roots, which ureq cannot combine with others.
+    /// Also trusts the roots in this PEM (for a server with a private CA), besides the
+    /// built-in Mozilla roots (webpki), as the async client's `ca_pem` does. Call it several
+    /// times for several files; turn the built-in roots off with
+    /// [`built_in_roots`](Self::built_in_roots) to trust only your CAs. A PEM with no
+    /// certificate fails [`build`](Self::build).
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.ca_pem = Some(pem.into());
+        self.tls.ca_pem.push(pem.into());
+        self
+    }
+
+    /// Whether the built-in Mozilla roots are trusted (default `true`). Off, only the
+    /// [`ca_pem`](Self::ca_pem) roots are, and [`build`](Self::build) fails without one.
+    pub fn built_in_roots(mut self, trust: bool) -> Self {
+        self.tls.built_in_roots = trust;
         self
     }
 
@@ -121,7 +136,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The limit on connecting (TCP + TLS); default 10 s.
+    /// The limit on looking the server's name up, and again on connecting to it (TCP, proxy,
+    /// TLS); default 10 s. A name lookup that takes longer fails with
+    /// [`Error::Timeout`] (phase `resolve`) even if the system resolver never answers.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -142,6 +159,47 @@ impl ClientBuilder {
     /// Sends everything through this proxy (`http://host:port`, `socks5://…`).
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
+        self
+    }
+
+    /// Looks host names up with `lookup` instead of the system resolver (`getaddrinfo`): to pin
+    /// a name to an address (like curl's `--resolve`), or to use another naming service. It
+    /// gets the host (an IPv6 literal without brackets never reaches it: IP literals are used
+    /// as they are) and the port, and returns at least one address.
+    ///
+    /// It runs as the system lookup does: on a helper thread, at most one at a time for each
+    /// host and port, with its answer kept for [`dns_cache`](Self::dns_cache); the request
+    /// waits for it no longer than [`connect_timeout`](Self::connect_timeout) (nor the
+    /// exchange limit), then fails with [`Error::Timeout`]. A lookup that never returns keeps
+    /// its thread, not the caller.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tableau_auth_ureq::Client;
+    ///
+    /// let client = Client::builder("https://tableau.example.com")
+    ///     .resolver(|host, port| match host {
+    ///         "tableau.example.com" => Ok(vec![SocketAddr::from(([10, 0, 0, 7], port))]),
+    ///         _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "unknown host")),
+    ///     })
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), tableau_auth_ureq::Error>(())
+    /// ```
+    pub fn resolver(
+        mut self,
+        lookup: impl Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.lookup = Lookup(Some(Arc::new(lookup)));
+        self
+    }
+
+    /// How long the addresses of a host name are kept (default 30 s); `Duration::ZERO` looks
+    /// the name up for every request. Within that time no request waits for a lookup (ureq
+    /// alone looks the host up for every request, on a new thread whenever there is a time
+    /// limit). IP literals are never looked up; a failed lookup is not kept.
+    pub fn dns_cache(mut self, ttl: Duration) -> Self {
+        self.dns_cache = ttl;
         self
     }
 
@@ -204,19 +262,22 @@ impl ClientBuilder {
             ),
             None => None,
         };
-        let agent: Agent = Agent::config_builder()
+        let agent_config = Agent::config_builder()
             // Keep error bodies: Tableau's <error code> is in them.
             .http_status_as_error(false)
-            // Never follow redirects: the core decides (protocol §12).
+            // Never follow redirects: the core decides (docs/protocol.md, "Redirects").
             .max_redirects(0)
             .max_redirects_will_error(false)
             .tls_config(self.tls.to_ureq()?)
             .proxy(proxy)
+            // The name lookup gets its own limit; see `CachingResolver` for why it is cheap.
+            .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
             .timeout_global(Some(self.exchange_timeout))
-            .build()
-            .into();
+            .build();
+        let resolver = CachingResolver::new(self.lookup, self.dns_cache);
+        let agent = Agent::with_parts(agent_config, DefaultConnector::new(), resolver);
         Ok(Client {
             agent,
             policy: Policy::new(config, Instant::now()),
@@ -227,6 +288,7 @@ impl ClientBuilder {
                 max_body: self.max_body,
             },
             callback: self.callback,
+            entropy: Entropy::default(),
         })
     }
 }
@@ -258,6 +320,7 @@ pub struct Client {
     policy: Policy,
     limits: Limits,
     callback: Callback,
+    entropy: Entropy,
 }
 
 /// How a driven call ended.
@@ -281,6 +344,8 @@ impl Client {
             read_timeout: Duration::from_secs(30),
             exchange_timeout: Duration::from_secs(60),
             proxy: None,
+            lookup: Lookup::default(),
+            dns_cache: DEFAULT_CACHE_TTL,
             max_body: Config::DEFAULT_MAX_BODY,
             max_retries: Config::DEFAULT_MAX_RETRIES,
             max_retry_wait: Config::DEFAULT_MAX_RETRY_WAIT,
@@ -394,9 +459,25 @@ impl Client {
     /// yet (with the kept sign-in) or it is about to end; on `401002` it signs in again once
     /// and the request is replayed once (a second rejection is the core's
     /// [`SessionEnded`](tableau_auth_proto::Error::SessionEnded)); on 429/503 the client
-    /// waits as the policy says, within [`ClientBuilder::retries`]. Any other non-2xx answer
-    /// is a typed error.
-    pub fn send(&mut self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    /// waits as the policy says, within [`ClientBuilder::retries`].
+    ///
+    /// A request without an `Accept` header gets the client's [`ClientBuilder::format`]
+    /// (`application/xml` or `application/json`); an `Accept` the caller set is kept as it is.
+    ///
+    /// `Ok` is always a 2xx answer. Any other answer comes back as a typed error, not as a
+    /// response: [`Error::Tableau`] with Tableau's code when the body has one
+    /// ([`Error::code`]), the status otherwise; after the waits and the one re-sign-in above,
+    /// the core's [`Throttled`](tableau_auth_proto::Error::Throttled) or
+    /// [`SessionEnded`](tableau_auth_proto::Error::SessionEnded).
+    pub fn send(&mut self, mut request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let headers = request.headers_mut();
+        if !headers.contains_key(tableau_auth_proto::http::header::ACCEPT) {
+            let media_type = self.policy.session().config().format().media_type();
+            headers.insert(
+                tableau_auth_proto::http::header::ACCEPT,
+                tableau_auth_proto::http::HeaderValue::from_static(media_type),
+            );
+        }
         match self.run(Call::Request, Some(&request))? {
             Finished::Reply(response) => Ok(response),
             Finished::Event(other) => Err(unexpected(&other)),
@@ -427,11 +508,14 @@ impl Client {
         let mut last_reply: Option<Response<Vec<u8>>> = None;
         let mut transport_error: Option<Error> = None;
         loop {
-            let action = self.policy.poll(id, inputs()?);
+            let action = self.policy.poll(id, self.entropy.inputs()?);
             self.forward_events();
             match action {
                 Action::Send(request) => match self.transport(request) {
-                    Ok(response) => self.policy.handle_response(id, response, inputs()?),
+                    Ok(response) => {
+                        self.policy
+                            .handle_response(id, response, self.entropy.inputs()?)
+                    }
                     Err(e) => {
                         self.policy.transport_failed(id, &e.to_string());
                         transport_error = Some(e);
@@ -452,8 +536,14 @@ impl Client {
                             }
                             let (status, headers) = (response.status(), response.headers());
                             let body = Some(response.body().as_slice());
-                            self.policy
-                                .handle_reply(id, &grant, status, headers, body, inputs()?);
+                            self.policy.handle_reply(
+                                id,
+                                &grant,
+                                status,
+                                headers,
+                                body,
+                                self.entropy.inputs()?,
+                            );
                             last_reply = Some(response);
                         }
                         Err(e) => {
@@ -516,13 +606,6 @@ impl Client {
             .map_err(|e| Error::from_ureq(e, &self.limits))?;
         Ok(Response::from_parts(parts, bytes))
     }
-}
-
-/// This moment on both clocks, and 16 fresh random bytes (throttle jitter, JWT IDs).
-fn inputs() -> Result<Inputs, Error> {
-    let mut random = [0u8; 16];
-    getrandom::fill(&mut random).map_err(|e| Error::Config(format!("no randomness: {e}")))?;
-    Ok(Inputs::new(Instant::now(), SystemTime::now(), random))
 }
 
 fn unexpected(event: &Event) -> Error {

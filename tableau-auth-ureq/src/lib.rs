@@ -5,8 +5,11 @@
 //! and the `tableau-auth` command-line tool.
 //!
 //! The client never lets the transport follow a redirect (the core decides), keeps error bodies
-//! (Tableau's error codes live there), bounds every body, and puts a limit on connecting,
-//! waiting and on each whole exchange.
+//! (Tableau's error codes live there), bounds every body, and puts a limit on the name lookup,
+//! connecting, waiting and on each whole exchange. Its own resolver keeps those limits cheap:
+//! IP literals are used as they are, a name's addresses are kept for a short while
+//! ([`ClientBuilder::dns_cache`]), and a lookup that hangs is abandoned at the limit
+//! ([`ClientBuilder::resolver`] swaps in your own lookup).
 //!
 //! ## Who decides what
 //!
@@ -68,9 +71,12 @@
 //! * Re-exports: [`proto`] (the core), [`http`], [`ureq`], so that versions always match.
 //! * The `tableau-auth` binary (`src/bin/tableau-auth.rs`): server info, sign-in (handing the
 //!   token over, or signing out again), whoami, switch site, sign-out and trusted tickets from
-//!   a shell, secrets from the environment only; see `tableau-auth --help`.
+//!   a shell, secrets from the environment only; see `tableau-auth --help`. Feature `cli`:
+//!   `cargo install tableau-auth-ureq --features cli`.
 //!
-//! This crate has no cargo features; the core's `jwt` feature (connected apps) is on.
+//! Cargo features: `cli` (off by default) builds the `tableau-auth` binary and brings its
+//! dependencies (clap, serde_json), which library users never compile; the core's `jwt`
+//! feature (connected apps) is always on.
 //!
 //! ## Errors
 //!
@@ -97,7 +103,8 @@
 //! * Secrets (passwords, PAT secrets, JWTs, tokens, tickets) are redacted in `Debug`, `Display`
 //!   and errors, and zeroized when the core drops them. The CLI reads secrets only from
 //!   environment variables.
-//! * [`ClientBuilder::ca_pem`] *replaces* the built-in roots (ureq cannot combine them);
+//! * [`ClientBuilder::ca_pem`] *adds* a private CA to the built-in Mozilla roots, as the async
+//!   client's does ([`ClientBuilder::built_in_roots`] turns those off);
 //!   [`ClientBuilder::danger_accept_invalid_certs`] is for throwaway test servers only.
 //!
 //! ## Examples
@@ -115,7 +122,9 @@
 #![deny(missing_docs)]
 
 mod client;
+mod entropy;
 mod error;
+mod resolver;
 mod tls;
 
 pub use client::{Client, ClientBuilder, SignOutGuard};
