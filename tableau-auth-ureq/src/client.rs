@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tableau_auth_proto::http::{Request, Response};
+use tableau_auth_proto::http::{Method, Request, Response, StatusCode};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
 use tableau_auth_proto::{
     Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Intent, Outcome,
@@ -28,6 +28,31 @@ use crate::tls::TlsOptions;
 /// The caller's event callback, if any.
 #[derive(Clone, Default)]
 struct Callback(Option<EventCallback>);
+
+/// What [`ClientBuilder::on_request`] is told of each request the client sent: never a header,
+/// a body or a query (which could carry a secret).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SentRequest<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a Method,
+    /// The URL's path.
+    pub path: &'a str,
+    /// The answer's status; `None` when the transport failed.
+    pub status: Option<StatusCode>,
+    /// From sending to the whole answer read.
+    pub elapsed: Duration,
+}
+
+/// The caller's per-request callback, if any.
+#[derive(Clone, Default)]
+struct RequestHook(Option<Arc<dyn Fn(&SentRequest<'_>) + Send + Sync>>);
+
+impl fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
 
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,6 +81,7 @@ pub struct ClientBuilder {
     idle_limit: Option<Duration>,
     expiry_margin: Option<Duration>,
     callback: Callback,
+    on_request: RequestHook,
 }
 
 impl ClientBuilder {
@@ -84,6 +110,24 @@ impl ClientBuilder {
     pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
         let callback: EventCallback = Arc::new(callback);
         self.callback = Callback(Some(callback));
+        self
+    }
+
+    /// Is told of every request the client sends (the core's and the caller's): method, path,
+    /// status and time taken, never a header, body or query. For logs such as the CLI's
+    /// `--verbose`.
+    ///
+    /// ```
+    /// let client = tableau_auth_ureq::Client::builder("https://tableau.example.com")
+    ///     .on_request(|r| eprintln!("{} {} {:?} {} ms", r.method, r.path, r.status, r.elapsed.as_millis()))
+    ///     .build()?;
+    /// # Ok::<(), tableau_auth_ureq::Error>(())
+    /// ```
+    pub fn on_request(
+        mut self,
+        callback: impl Fn(&SentRequest<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_request = RequestHook(Some(Arc::new(callback)));
         self
     }
 
@@ -288,6 +332,7 @@ impl ClientBuilder {
                 max_body: self.max_body,
             },
             callback: self.callback,
+            on_request: self.on_request,
             entropy: Entropy::default(),
         })
     }
@@ -320,6 +365,7 @@ pub struct Client {
     policy: Policy,
     limits: Limits,
     callback: Callback,
+    on_request: RequestHook,
     entropy: Entropy,
 }
 
@@ -352,6 +398,7 @@ impl Client {
             idle_limit: None,
             expiry_margin: None,
             callback: Callback::default(),
+            on_request: RequestHook::default(),
         }
     }
 
@@ -594,6 +641,23 @@ impl Client {
 
     /// One request over ureq, with the body read up to `max_body`.
     fn transport(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let Some(hook) = &self.on_request.0 else {
+            return self.exchange(request);
+        };
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        let started = Instant::now();
+        let result = self.exchange(request);
+        hook(&SentRequest {
+            method: &method,
+            path: &path,
+            status: result.as_ref().ok().map(Response::status),
+            elapsed: started.elapsed(),
+        });
+        result
+    }
+
+    /// One request and its whole answer, the body read up to `max_body`.
+    fn exchange(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
         let response = self
             .agent
             .run(request)

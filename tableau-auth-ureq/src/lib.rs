@@ -127,7 +127,7 @@ mod error;
 mod resolver;
 mod tls;
 
-pub use client::{Client, ClientBuilder, SignOutGuard};
+pub use client::{Client, ClientBuilder, SentRequest, SignOutGuard};
 pub use error::{DriveError, Error};
 /// The core, re-exported so that versions always match.
 pub use tableau_auth_proto as proto;

@@ -1612,6 +1612,21 @@ fn verbose_shows_the_session_and_no_secret() {
         "{run:?}"
     );
     assert!(!run.stderr.contains(sample::USER_PASSWORD), "{run:?}");
+    // One line per request: the probe, the sign-in, sessions/current, the sign-out.
+    for request in [
+        "GET /api/2.4/serverinfo 200 ",
+        "POST /api/3.25/auth/signin 200 ",
+        "GET /api/3.25/sessions/current 200 ",
+        "POST /api/3.25/auth/signout 204 ",
+    ] {
+        assert!(
+            run.stderr.lines().any(|l| {
+                let line = l.trim_start_matches("tableau-auth: ");
+                line.starts_with(request) && line.ends_with(" ms")
+            }),
+            "{request}: {run:?}"
+        );
+    }
     // Without --verbose, nothing on stderr.
     let run = Cli::to(&fake).jsmith().arg("whoami").run().ok();
     assert!(run.stderr.is_empty(), "{run:?}");

@@ -414,7 +414,11 @@ fn client(options: &Options) -> Result<Client, Failure> {
     }
     if options.verbose {
         // The session's events (sign-ins, waits on 429/503, sign-outs): no secret in any.
-        builder = builder.on_event(|event| warn(&format!("session: {event}")));
+        builder = builder
+            .on_event(|event| warn(&format!("session: {event}")))
+            .on_request(|r| {
+                adopted::request_line(true, r.method.as_str(), r.path, r.status, r.elapsed);
+            });
     }
     if options.danger_accept_invalid_certs {
         warn("warning: --danger-accept-invalid-certs: the server's certificate is not checked");
