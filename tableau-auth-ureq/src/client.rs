@@ -44,9 +44,12 @@ pub struct SentRequest<'a> {
     pub elapsed: Duration,
 }
 
+/// A callback told of each request ([`ClientBuilder::on_request`]).
+type RequestCallback = Arc<dyn Fn(&SentRequest<'_>) + Send + Sync>;
+
 /// The caller's per-request callback, if any.
 #[derive(Clone, Default)]
-struct RequestHook(Option<Arc<dyn Fn(&SentRequest<'_>) + Send + Sync>>);
+struct RequestHook(Option<RequestCallback>);
 
 impl fmt::Debug for RequestHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
