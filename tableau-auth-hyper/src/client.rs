@@ -413,6 +413,41 @@ impl Client {
         Ok(current.site_url(path)?)
     }
 
+    /// [`Client::api_url`] with query parameters, percent-encoded
+    /// ([`tableau_auth_proto::Session::api_url_with`]).
+    pub fn api_url_with<I, K, V>(
+        &self,
+        path: &str,
+        query: I,
+    ) -> Result<tableau_auth_proto::http::Uri, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let url = match self.current() {
+            Some(c) => c.api_url_with(path, query),
+            None => self.shared.with_session(|s| s.api_url_with(path, query)),
+        };
+        Ok(url?)
+    }
+
+    /// [`Client::site_url`] with query parameters, percent-encoded: e.g.
+    /// `site_url_with("workbooks", [("filter", "name:eq:Regional Sales")])`.
+    pub fn site_url_with<I, K, V>(
+        &self,
+        path: &str,
+        query: I,
+    ) -> Result<tableau_auth_proto::http::Uri, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let current = self.current().ok_or_else(Error::not_signed_in)?;
+        Ok(current.site_url_with(path, query)?)
+    }
+
     /// Runs `f` on the core session (read-only). Takes a short lock: do not hold on to it.
     pub fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
         self.shared.with_session(f)

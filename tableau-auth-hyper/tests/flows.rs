@@ -430,3 +430,34 @@ async fn current_session_signs_in_lazily_and_replaces_a_dropped_session_once() {
     fake.control().clear_faults();
     client.current_session().await.expect("works again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_parameters_are_percent_encoded_and_reach_the_server() {
+    let fake = start().await;
+    let client = client(&fake, Format::Xml);
+    client.sign_in(password()).await.expect("sign in");
+    let uri = client
+        .site_url_with(
+            "workbooks",
+            [("filter", "name:eq:Regional Sales"), ("pageSize", "100")],
+        )
+        .expect("a URL");
+    assert!(
+        uri.to_string()
+            .ends_with("/workbooks?filter=name:eq:Regional%20Sales&pageSize=100"),
+        "{uri}"
+    );
+    let response = client
+        .send(get_as(Format::Xml, uri))
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    let sent = fake.request_log().pop().expect("logged");
+    assert_eq!(
+        sent.query.as_deref(),
+        Some("filter=name:eq:Regional%20Sales&pageSize=100")
+    );
+    // Without a session there is no site to put in the URL.
+    client.sign_out().await.expect("sign out");
+    assert!(client.site_url_with("workbooks", [("a", "b")]).is_err());
+}

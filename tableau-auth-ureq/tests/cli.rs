@@ -1714,3 +1714,24 @@ fn credentials_in_the_server_url_are_refused() {
     }
     assert!(fake.request_log().is_empty());
 }
+
+#[test]
+fn the_connected_app_secret_comes_from_tableau_secret_value() {
+    let fake = fake();
+    let app = || {
+        Cli::to(&fake)
+            .args(["--connected-app", sample::APP_CLIENT_ID])
+            .args(["--secret-id", sample::APP_SECRET_ID])
+            .args(["--jwt-user", sample::USER_NAME])
+    };
+    // The name the library's Credentials::from_lookup and the examples read.
+    let run = app()
+        .env("TABLEAU_SECRET_VALUE", sample::APP_SECRET_VALUE)
+        .args(["--json", "sign-in"])
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_id"], sample::USER_ID);
+    // Neither name set: a usage error that names the variable, never a value.
+    let run = app().args(["sign-in"]).run().fails(2);
+    assert!(run.stderr.contains("TABLEAU_SECRET_VALUE"), "{run:?}");
+}

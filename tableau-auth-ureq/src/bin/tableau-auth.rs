@@ -497,10 +497,15 @@ fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
                 "--connected-app needs --secret-id and --jwt-user".to_owned(),
             ));
         };
-        let secret = secret_env(
-            "TABLEAU_CONNECTED_APP_SECRET",
-            "--connected-app reads the secret value",
-        )?;
+        // The name the library's `Credentials::from_lookup` and the examples read; the CLI's
+        // first name for it still works.
+        let purpose = "--connected-app reads the secret value";
+        let secret = match secret_env(tableau_auth_ureq::proto::env::SECRET_VALUE, purpose) {
+            Err(_) if std::env::var_os("TABLEAU_CONNECTED_APP_SECRET").is_some() => {
+                secret_env("TABLEAU_CONNECTED_APP_SECRET", purpose)?
+            }
+            other => other?,
+        };
         let app = ConnectedApp::new(
             client_id.as_str(),
             secret_id.as_str(),

@@ -16,7 +16,8 @@ Secrets come only from the environment, never from flags:
   TABLEAU_PASSWORD              the password of --username
   TABLEAU_PAT_SECRET            the secret of the personal access token --pat-name
   TABLEAU_JWT                   a ready JWT, for --jwt
-  TABLEAU_CONNECTED_APP_SECRET  the secret value of --connected-app's --secret-id
+  TABLEAU_SECRET_VALUE          the secret value of --connected-app's --secret-id
+                                (TABLEAU_CONNECTED_APP_SECRET, its old name, still works)
   TABLEAU_AUTH_TOKEN            a session token (from `token`): whoami uses it, sign-out ends it
 Settings may come from the environment too (a flag wins): TABLEAU_SERVER, TABLEAU_SITE,
 TABLEAU_API_VERSION, TABLEAU_CA_FILE, TABLEAU_PAT_NAME. The server URL carries no user name
@@ -189,7 +190,7 @@ pub(crate) struct CredentialArgs {
     pub(crate) jwt: bool,
 
     /// Connected app (direct trust) client ID: mints a JWT signed with the secret value in
-    /// TABLEAU_CONNECTED_APP_SECRET
+    /// TABLEAU_SECRET_VALUE
     #[arg(
         long,
         value_name = "CLIENT_ID",
