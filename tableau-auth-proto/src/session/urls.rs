@@ -67,13 +67,27 @@ impl Session {
         K: AsRef<str>,
         V: AsRef<str>,
     {
+        build_url(&self.api_prefix()?, path, query)
+    }
+
+    /// `{base}/api/{version}/`, the prefix of [`Session::api_url`].
+    pub(crate) fn api_prefix(&self) -> Result<String, Error> {
         let version = self
             .active
             .as_ref()
             .map(|a| a.info.api_version)
             .or(self.version)
             .ok_or(Misuse::NotSignedIn)?;
-        build_url(&self.api_path(version, "/"), path, query)
+        Ok(self.api_path(version, "/"))
+    }
+
+    /// `{base}/api/{version}/sites/{site-luid}/`, the prefix of [`Session::site_url`].
+    pub(crate) fn site_prefix(&self) -> Result<String, Error> {
+        let active = self.active.as_ref().ok_or(Misuse::NotSignedIn)?;
+        Ok(self.api_path(
+            active.info.api_version,
+            &format!("/sites/{}/", active.info.site_id),
+        ))
     }
 
     /// `{base}/api/{version}/sites/{site-luid}/{path}` for the caller's site-scoped calls. `path`
@@ -98,12 +112,7 @@ impl Session {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let active = self.active.as_ref().ok_or(Misuse::NotSignedIn)?;
-        let prefix = self.api_path(
-            active.info.api_version,
-            &format!("/sites/{}/", active.info.site_id),
-        );
-        build_url(&prefix, path, query)
+        build_url(&self.site_prefix()?, path, query)
     }
 
     pub(super) fn api_path(&self, version: ApiVersion, path: &str) -> String {
