@@ -410,7 +410,7 @@ fn client(options: &Options) -> Result<Client, Failure> {
         let pem = std::fs::read(path).map_err(|e| {
             Failure::Usage(format!("cannot read --ca-file {}: {e}", path.display()))
         })?;
-        builder = builder.ca_pem(pem);
+        builder = builder.built_in_roots(false).ca_pem(pem);
     }
     if options.verbose {
         // The session's events (sign-ins, waits on 429/503, sign-outs): no secret in any.
