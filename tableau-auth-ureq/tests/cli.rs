@@ -873,7 +873,7 @@ fn usage_errors_exit_2() {
                 "u",
                 "sign-in",
             ]),
-            "TABLEAU_CONNECTED_APP_SECRET",
+            "TABLEAU_SECRET_VALUE",
         ),
         (Cli::to(&fake).arg("sign-out"), "TABLEAU_AUTH_TOKEN"),
         (
@@ -956,7 +956,7 @@ fn help_and_version() {
         "TABLEAU_PASSWORD",
         "TABLEAU_PAT_SECRET",
         "TABLEAU_JWT",
-        "TABLEAU_CONNECTED_APP_SECRET",
+        "TABLEAU_SECRET_VALUE",
         "TABLEAU_AUTH_TOKEN",
         "Exit status",
         "server-info",
