@@ -930,9 +930,21 @@ fn trusted_tickets_are_issued_and_redeem_once() {
         assert!(!format!("{ticket:?}").contains(ticket.value().expose_secret()));
 
         let agent = plain_agent(&fake);
-        let mut first = agent.get(url).call().expect("redeem");
-        assert_eq!(first.status(), 200);
-        assert_eq!(first.body_mut().read_to_string().expect("body"), "redeemed");
+        // Redemption redirects to the view without the ticket, with a session cookie.
+        let first = agent.get(url).call().expect("redeem");
+        assert_eq!(first.status(), 302);
+        let view = if site.is_empty() {
+            "/views/Superstore/Overview".to_owned()
+        } else {
+            format!("/t/{site}/views/Superstore/Overview")
+        };
+        assert_eq!(
+            first
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
+            Some(view.as_str())
+        );
         assert!(first.headers().contains_key("set-cookie"));
         let second = agent.get(url).call().expect("redeem again");
         assert_eq!(second.status(), 401, "a ticket redeems once");

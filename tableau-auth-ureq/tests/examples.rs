@@ -369,12 +369,16 @@ fn ticket_server_pages_redeem_a_single_use_ticket() {
 
     // The ticket is real: the fake redeems it once, then never again.
     let agent = plain_agent(&fake);
-    let mut redeemed = agent.get(&src).call().expect("redeemed");
-    assert_eq!(redeemed.status(), 200);
+    let redeemed = agent.get(&src).call().expect("redeemed");
+    assert_eq!(redeemed.status(), 302, "to the view, without the ticket");
     assert_eq!(
-        redeemed.body_mut().read_to_string().expect("a body"),
-        "redeemed"
+        redeemed
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/t/Finance/views/Superstore/Overview?:embed=yes&:showVizHome=no")
     );
+    assert!(redeemed.headers().contains_key("set-cookie"));
     assert_eq!(agent.get(&src).call().expect("an answer").status(), 401);
 
     // The fake refuses an unknown user (`-1`): a 403 page without a ticket.

@@ -12,7 +12,8 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tableau_auth_tests::fake::{
-    FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, ServerCert, sample, sign_hs256,
+    FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, PastLastPage, ServerCert,
+    ViewWithoutSession, sample, sign_hs256,
 };
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -553,16 +554,29 @@ async fn pat_sign_in_supersedes_previous_session() {
         let r = client.post(&signin, &[], &pat_xml(name, secret, "")).await;
         assert_eq!(r.code(), "401001", "{why}");
     }
-    // PAT sign-in needs 3.6.
-    let old = format!("{}/api/3.5/auth/signin", server.base_url());
-    let r = client
-        .post(
-            &old,
-            &[],
-            &pat_xml(sample::USER_PAT_NAME, sample::USER_PAT_SECRET, ""),
-        )
-        .await;
-    assert_eq!(r.code(), "401001");
+    // PAT sign-in needs a 3.6 server, whatever the URL's version: TSC 0.42 signs in at 2.4.
+    let pat = pat_xml(sample::USER_PAT_NAME, sample::USER_PAT_SECRET, "");
+    for v in ["2.0", "2.4", "3.5"] {
+        let url = format!("{}/api/{v}/auth/signin", server.base_url());
+        let r = client.post(&url, &[], &pat).await;
+        assert_eq!(r.status, 200, "PAT at /api/{v}: {}", r.body);
+    }
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = "3.5".into())
+        .expect("config");
+    let old = format!("{}/api/2.4/auth/signin", server.base_url());
+    let r = client.post(&old, &[], &pat).await;
+    assert_eq!(r.code(), "401001", "a 3.5 server has no PATs");
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = "3.6".into())
+        .expect("config");
+    assert_eq!(client.post(&old, &[], &pat).await.status, 200);
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = V.into())
+        .expect("config");
     // A PAT expires on the fake clock.
     server.control().advance(Duration::from_secs(181 * 86_400));
     let r = client
@@ -704,17 +718,33 @@ async fn jwt_sign_in_and_error_numbers() {
             format!("Error signing in to Tableau Server ({number})")
         );
     }
-    // isUat=true is not modelled; JWT needs 3.16.
+    // isUat=true is not modelled; JWT needs a 3.16 server, at any URL version.
     let uat = jwt_xml(&mint(now, |_, _| {}), "").replace("isUat=\"false\"", "isUat=\"true\"");
     assert_eq!(client.post(&signin, &[], &uat).await.code(), "401001");
-    let old = format!("{}/api/3.15/auth/signin", server.base_url());
+    for v in ["2.4", "3.15"] {
+        let url = format!("{}/api/{v}/auth/signin", server.base_url());
+        let r = client
+            .post(&url, &[], &jwt_xml(&mint(now, |_, _| {}), ""))
+            .await;
+        assert_eq!(r.status, 200, "JWT at /api/{v}: {}", r.body);
+    }
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = "3.15".into())
+        .expect("config");
+    let old = format!("{}/api/2.4/auth/signin", server.base_url());
     assert_eq!(
         client
             .post(&old, &[], &jwt_xml(&mint(now, |_, _| {}), ""))
             .await
             .code(),
-        "401001"
+        "401001",
+        "a 3.15 server has no connected apps"
     );
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = V.into())
+        .expect("config");
 
     // exp is checked against the fake clock.
     let jwt = mint(now, |_, _| {});
@@ -759,8 +789,24 @@ async fn impersonation_rules() {
         .expect("config");
     let (_, _, user) = sign_in(&server, &client, &pat).await;
     assert_eq!(user, sample::USER_ID);
-    let old = format!("{}/api/3.10/auth/signin", server.base_url());
+    // The 3.11 minimum is the server's: any URL version works on a 3.25 server...
+    let old = format!("{}/api/2.4/auth/signin", server.base_url());
+    let r = client.post(&old, &[], &pat).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        xml_attr(&r.body, "user", "id").as_deref(),
+        Some(sample::USER_ID)
+    );
+    // ...and no URL version works on a 3.10 server.
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = "3.10".into())
+        .expect("config");
     assert_eq!(client.post(&old, &[], &pat).await.code(), "401001");
+    server
+        .control()
+        .update_config(|c| c.rest_api_version = V.into())
+        .expect("config");
     // JWT impersonation: sub must be a server admin.
     let now = server.control().now_unix();
     let jwt = mint(now, |_, p| p["sub"] = json!(sample::ADMIN_NAME));
@@ -846,16 +892,28 @@ async fn sessions_current_resources_and_site_scoping() {
             &auth,
         )
         .await;
-    assert_eq!(r.status, 403);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "403010"),
+        "another site"
+    );
+    // A non-administrator reads only themself.
     let r = client
         .get(
             &api(&server, &format!("sites/{site}/users/{}", sample::ADMIN_ID)),
             &auth,
         )
         .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "403133"));
+    let r = client
+        .get(
+            &api(&server, &format!("sites/{site}/users/{}", sample::USER_ID)),
+            &auth,
+        )
+        .await;
     assert_eq!(
         xml_attr(&r.body, "user", "name").as_deref(),
-        Some(sample::ADMIN_NAME)
+        Some(sample::USER_NAME)
     );
     let r = client
         .get(
@@ -866,7 +924,7 @@ async fn sessions_current_resources_and_site_scoping() {
             &auth,
         )
         .await;
-    assert_eq!((r.status, r.code().as_str()), (404, "404002"));
+    assert_eq!((r.status, r.code().as_str()), (403, "403133"));
 
     let r = client.get(&api(&server, "sessions/current"), &[]).await;
     assert_eq!((r.status, r.code().as_str()), (401, "401000"));
@@ -1077,7 +1135,11 @@ async fn trusted_tickets() {
         enc(&t)
     );
     let r = client.get(&redeem, &[]).await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some("/views/Superstore/Overview?:embed=yes")
+    );
     assert!(
         r.header("set-cookie")
             .is_some_and(|c| c.starts_with("workgroup_session_id=") && c.contains("Secure"))
@@ -1112,7 +1174,9 @@ async fn trusted_tickets() {
         server.base_url(),
         enc(&t)
     );
-    assert_eq!(client.get(&ok, &[]).await.status, 200);
+    let r = client.get(&ok, &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/t/Finance/views/A/B"));
 
     // Expiry after 180 s on the fake clock.
     let t = client.post(&url, &form, "username=jsmith").await.body;
@@ -1640,5 +1704,483 @@ fn binary_prints_one_ready_line() {
         ready["ca_file"]
             .as_str()
             .is_some_and(|p| p.ends_with(".pem"))
+    );
+}
+
+// -------------------------------------------------------------------------------------------
+// Issue 13: behaving like Tableau as TSC sees it
+
+/// TSC 0.42 signs in at `/api/2.4/auth/signin` with every kind of credentials (also with
+/// `use_server_version=True`, which asks `serverInfo` only afterwards).
+#[tokio::test]
+async fn tsc_signs_in_at_2_4_with_every_credential() {
+    let (server, client) = start(FakeOptions::plain()).await;
+    let signin = format!("{}/api/2.4/auth/signin", server.base_url());
+    let now = server.control().now_unix();
+    for (body, why) in [
+        (
+            pw_xml(sample::USER_NAME, sample::USER_PASSWORD, ""),
+            "password",
+        ),
+        (
+            pat_xml(sample::USER_PAT_NAME, sample::USER_PAT_SECRET, ""),
+            "PAT",
+        ),
+        (jwt_xml(&mint(now, |_, _| {}), ""), "JWT"),
+    ] {
+        let r = client.post(&signin, &[], &body).await;
+        assert_eq!(r.status, 200, "{why}: {}", r.body);
+        assert!(r.body.contains("ts-api_2_4.xsd"), "{why}");
+        let token = xml_attr(&r.body, "credentials", "token").expect("token");
+        // Then `serverInfo`, and the session works at the server's version.
+        let info = client
+            .get(&format!("{}/api/2.4/serverInfo", server.base_url()), &[])
+            .await;
+        assert!(info.body.contains("<restApiVersion>3.25</restApiVersion>"));
+        let current = client
+            .get(
+                &api(&server, "sessions/current"),
+                &[("x-tableau-auth", &token)],
+            )
+            .await;
+        assert_eq!(current.status, 200, "{why}");
+    }
+    // Below 2.0 there is no REST API at all.
+    let r = client
+        .post(
+            &format!("{}/api/1.9/auth/signin", server.base_url()),
+            &[],
+            &pw_xml(sample::USER_NAME, sample::USER_PASSWORD, ""),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (404, "404003"));
+}
+
+#[tokio::test]
+async fn list_methods_page_as_tableau_documents() {
+    let (server, client) = start(FakeOptions::plain()).await;
+    let (token, site, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+    )
+    .await;
+    let auth = [("x-tableau-auth", token.as_str())];
+    let json = [
+        ("x-tableau-auth", token.as_str()),
+        ("accept", "application/json"),
+    ];
+    let wb = |query: &str| api(&server, &format!("sites/{site}/workbooks{query}"));
+
+    // Defaults: page 1 of size 100.
+    let r = client.get(&wb(""), &auth).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        xml_attr(&r.body, "pagination", "pageNumber").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        xml_attr(&r.body, "pagination", "pageSize").as_deref(),
+        Some("100")
+    );
+    assert_eq!(
+        xml_attr(&r.body, "pagination", "totalAvailable").as_deref(),
+        Some("2")
+    );
+    // Page 2 of size 1 is the second workbook, not the first again.
+    let one = client
+        .get(&wb("?pageSize=1&pageNumber=1"), &json)
+        .await
+        .json();
+    let two = client
+        .get(&wb("?pageSize=1&pageNumber=2"), &json)
+        .await
+        .json();
+    assert_eq!(one["workbooks"]["workbook"][0]["name"], "Superstore");
+    assert_eq!(two["workbooks"]["workbook"][0]["name"], "Regional Sales");
+    assert_eq!(
+        two["workbooks"]["workbook"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        two["pagination"],
+        json!({"pageNumber": "2", "pageSize": "1", "totalAvailable": "2"})
+    );
+    // Past the last page: an empty list (configurable), the total still right.
+    let three = client.get(&wb("?pageSize=1&pageNumber=3"), &json).await;
+    assert_eq!(three.status, 200);
+    assert_eq!(three.json()["workbooks"], json!({}));
+    assert_eq!(three.json()["pagination"]["totalAvailable"], "2");
+    let r = client.get(&wb("?pageSize=1&pageNumber=3"), &auth).await;
+    assert!(r.body.contains("<workbooks></workbooks>"), "{}", r.body);
+    server
+        .control()
+        .update_config(|c| c.past_last_page = PastLastPage::Error)
+        .expect("config");
+    let r = client.get(&wb("?pageSize=1&pageNumber=3"), &auth).await;
+    assert_eq!((r.status, r.code().as_str()), (400, "400006"));
+
+    // Errors.
+    for (query, status, code) in [
+        ("?pageNumber=0", 400, "400006"),
+        ("?pageNumber=-1", 400, "400006"),
+        ("?pageNumber=x", 400, "400006"),
+        ("?pageSize=0", 400, "400007"),
+        ("?pageSize=ten", 400, "400007"),
+        ("?pageSize=", 400, "400007"),
+        ("?pageSize=1001", 403, "403014"),
+        ("?pageSize=99999999999999999999", 400, "400007"),
+    ] {
+        let r = client.get(&wb(query), &auth).await;
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{query}");
+    }
+    let r = client.get(&wb("?pageSize=1000"), &auth).await;
+    assert_eq!(r.status, 200, "1000 is the limit, inclusive");
+    // Authentication comes before paging.
+    let r = client.get(&wb("?pageSize=0"), &[]).await;
+    assert_eq!(r.code(), "401000");
+
+    // Users and sites page the same way.
+    let users = api(
+        &server,
+        &format!("sites/{site}/users?pageSize=2&pageNumber=2"),
+    );
+    let r = client.get(&users, &json).await.json();
+    // Default site: admin, jsmith, sso.only (the Finance user is not on it).
+    assert_eq!(r["pagination"]["totalAvailable"], "3");
+    assert_eq!(r["users"]["user"][0]["name"], sample::SSO_USER_NAME);
+    let r = client
+        .get(&api(&server, "sites?pageSize=1&pageNumber=2"), &auth)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        xml_attr(&r.body, "site", "contentUrl").as_deref(),
+        Some(sample::FINANCE_SITE)
+    );
+    assert_eq!(
+        xml_attr(&r.body, "pagination", "totalAvailable").as_deref(),
+        Some("2")
+    );
+    let r = client
+        .get(&api(&server, "sites?pageSize=5000"), &auth)
+        .await;
+    assert_eq!(r.code(), "403014");
+    // Configurable limits.
+    server
+        .control()
+        .update_config(|c| {
+            c.default_page_size = 1;
+            c.max_page_size = 1;
+        })
+        .expect("config");
+    let r = client.get(&wb(""), &json).await.json();
+    assert_eq!(r["pagination"]["pageSize"], "1");
+    assert_eq!(r["workbooks"]["workbook"].as_array().map(Vec::len), Some(1));
+    assert_eq!(client.get(&wb("?pageSize=2"), &auth).await.code(), "403014");
+}
+
+#[tokio::test]
+async fn trusted_ticket_redirects_to_the_view_behind_a_cookie() {
+    let (server, client) = start(FakeOptions::default()).await;
+    let base = server.base_url().to_owned();
+    let form = [(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    )];
+    let ticket = |body: &'static str| {
+        let client = &client;
+        let base = &base;
+        async move {
+            let t = client
+                .post(&format!("{base}/trusted"), &form, body)
+                .await
+                .body;
+            assert_eq!(t.len(), 49, "{t}");
+            t.replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        }
+    };
+
+    let t = ticket("username=jsmith").await;
+    let r = client
+        .get(
+            &format!("{base}/trusted/{t}/views/Superstore/Overview?:embed=yes&:showVizHome=no"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    let location = r.header("location").expect("location").to_owned();
+    assert_eq!(
+        location,
+        "/views/Superstore/Overview?:embed=yes&:showVizHome=no"
+    );
+    let set_cookie = r.header("set-cookie").expect("cookie");
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    assert!(cookie.starts_with("workgroup_session_id="));
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Path=/"));
+
+    // The view behind the cookie.
+    let view = client
+        .get(&format!("{base}{location}"), &[("cookie", &cookie)])
+        .await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    assert!(
+        view.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    assert!(view.body.contains("Superstore: Overview"), "{}", view.body);
+    assert!(view.body.contains(sample::USER_NAME));
+    // Among other cookies, too.
+    let both = format!("tableau_locale=en; {cookie}");
+    let view = client
+        .get(&format!("{base}{location}"), &[("cookie", &both)])
+        .await;
+    assert_eq!(view.status, 200);
+    // An unknown view or workbook is 404; another site's view is not this session's.
+    for path in ["/views/Superstore/Nope", "/views/Nope/Overview"] {
+        let r = client
+            .get(&format!("{base}{path}"), &[("cookie", &cookie)])
+            .await;
+        assert_eq!(r.status, 404, "{path}");
+    }
+    let r = client
+        .get(
+            &format!("{base}/t/Finance/views/Superstore/Overview"),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(r.status, 302, "a Default-site cookie is no Finance session");
+
+    // Without a (valid) cookie: to sign-in by default, or 401 if so configured.
+    for headers in [&[][..], &[("cookie", "workgroup_session_id=bogus")][..]] {
+        let r = client
+            .get(&format!("{base}/views/Superstore/Overview"), headers)
+            .await;
+        assert_eq!(r.status, 302);
+        assert_eq!(
+            r.header("location"),
+            Some("/#/signin?redirect=%2Fviews%2FSuperstore%2FOverview")
+        );
+    }
+    server
+        .control()
+        .update_config(|c| c.view_without_session = ViewWithoutSession::Unauthorized)
+        .expect("config");
+    let r = client
+        .get(&format!("{base}/views/Superstore/Overview"), &[])
+        .await;
+    assert_eq!(r.status, 401);
+
+    // A named site keeps its /t/{site} prefix; the ticket still redeems once.
+    let t = ticket("username=fin.analyst%40example.com&target_site=Finance").await;
+    let url = format!("{base}/trusted/{t}/t/Finance/views/RegionalSales/Sales");
+    let r = client.get(&url, &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some("/t/Finance/views/RegionalSales/Sales")
+    );
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    assert_eq!(client.get(&url, &[]).await.status, 401, "single use");
+    let view = client
+        .get(
+            &format!("{base}/t/Finance/views/RegionalSales/Sales"),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    assert!(view.body.contains(sample::FINANCE_USER_NAME));
+    // The browser session idles out like a REST one.
+    server.control().advance(Duration::from_secs(240 * 60));
+    let view = client
+        .get(
+            &format!("{base}/t/Finance/views/RegionalSales/Sales"),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(view.status, 401);
+
+    // Only GET and HEAD, with Allow.
+    let r = client.post(&url, &[], "").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+}
+
+#[tokio::test]
+async fn site_luids_users_405_and_401000_as_tableau_answers() {
+    let (server, client) = start(FakeOptions::plain()).await;
+    let (user_token, site, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::USER_NAME, sample::USER_PASSWORD, ""),
+    )
+    .await;
+    let (admin_token, _, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+    )
+    .await;
+    let user_auth = [("x-tableau-auth", user_token.as_str())];
+    let admin_json = [
+        ("x-tableau-auth", admin_token.as_str()),
+        ("accept", "application/json"),
+    ];
+
+    // Site LUIDs: unknown → 404000, another site → 403010 (the LUID compares case-blind).
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    for (luid, status, code) in [
+        (unknown, 404, "404000"),
+        (sample::FINANCE_SITE_ID, 403, "403010"),
+    ] {
+        for path in [
+            format!("sites/{luid}/workbooks"),
+            format!("sites/{luid}/users"),
+            format!("sites/{luid}/users/{}", sample::USER_ID),
+        ] {
+            let r = client.get(&api(&server, &path), &user_auth).await;
+            assert_eq!((r.status, r.code().as_str()), (status, code), "{path}");
+        }
+    }
+    let upper = site.to_ascii_uppercase();
+    let r = client
+        .get(
+            &api(&server, &format!("sites/{upper}/workbooks")),
+            &user_auth,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    // Query User: all of Tableau's attributes.
+    let url = api(&server, &format!("sites/{site}/users/{}", sample::USER_ID));
+    let r = client
+        .get(&url, &[("x-tableau-auth", admin_token.as_str())])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (attr, value) in [
+        ("id", sample::USER_ID),
+        ("name", sample::USER_NAME),
+        ("siteRole", "Creator"),
+        ("fullName", "Jane Smith"),
+        ("email", "jsmith@example.com"),
+        ("externalAuthUserId", ""),
+    ] {
+        assert_eq!(
+            xml_attr(&r.body, "user", attr).as_deref(),
+            Some(value),
+            "{attr}"
+        );
+    }
+    assert_eq!(
+        xml_attr(&r.body, "domain", "name").as_deref(),
+        Some("local")
+    );
+    let last = xml_attr(&r.body, "user", "lastLogin").expect("lastLogin after a sign-in");
+    assert_eq!(last.len(), 20, "{last}");
+    assert!(last.ends_with('Z') && &last[10..11] == "T", "{last}");
+    let j = client.get(&url, &admin_json).await.json();
+    assert_eq!(j["user"]["fullName"], "Jane Smith");
+    assert_eq!(j["user"]["domain"]["name"], "local");
+    assert_eq!(j["user"]["lastLogin"], last.as_str());
+    // Never signed in: no lastLogin; an SSO user's external id.
+    let sso = api(
+        &server,
+        &format!("sites/{site}/users/{}", sample::SSO_USER_ID),
+    );
+    let j = client.get(&sso, &admin_json).await.json();
+    assert_eq!(j["user"]["name"], sample::SSO_USER_NAME);
+    assert!(j["user"].get("lastLogin").is_none(), "{j}");
+    assert_eq!(j["user"]["externalAuthUserId"], "sso.only@idp.example.com");
+    // The admin reading a user not on the site: 404002; a non-admin anyone else: 403133.
+    let r = client
+        .get(
+            &api(
+                &server,
+                &format!("sites/{site}/users/{}", sample::FINANCE_USER_ID),
+            ),
+            &admin_json,
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (404, "404002"));
+    let r = client.get(&sso, &user_auth).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "403133"));
+    let r = client
+        .get(&api(&server, &format!("sites/{site}/users")), &user_auth)
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "403133"));
+    let r = client.get(&url, &user_auth).await;
+    assert_eq!(r.status, 200, "oneself");
+
+    // 405 names the allowed method.
+    for (method, path, allow) in [
+        ("GET", "auth/signin", "POST"),
+        ("GET", "auth/signout", "POST"),
+        ("PUT", "serverinfo", "GET"),
+        ("DELETE", "sessions/current", "GET"),
+    ] {
+        let r = client
+            .call(method, &api(&server, path), &[], b"")
+            .await
+            .expect("call");
+        assert_eq!((r.status, r.code().as_str()), (405, "405000"), "{path}");
+        assert_eq!(r.header("allow"), Some(allow), "{path}");
+    }
+    let r = client
+        .call(
+            "POST",
+            &api(&server, "serverinfo"),
+            &[("accept", "application/json")],
+            b"",
+        )
+        .await
+        .expect("call");
+    assert_eq!(r.header("allow"), Some("GET"));
+
+    // 401000 in Tableau's words.
+    let r = client.get(&api(&server, "sessions/current"), &[]).await;
+    assert_eq!((r.status, r.code().as_str()), (401, "401000"));
+    assert_eq!(r.detail(), "No authentication credentials were provided");
+    assert!(r.body.contains("<summary>Unauthorized Access</summary>"));
+}
+
+#[test]
+fn sample_config_lists_workbooks_and_old_configs_still_load() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-tableau"))
+        .arg("--print-sample-config")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let workbooks = printed["workbooks"].as_array().expect("workbooks");
+    assert_eq!(workbooks.len(), 4, "two per site");
+    assert_eq!(workbooks[0]["name"], "Superstore");
+    assert_eq!(workbooks[0]["site"], "");
+    assert_eq!(workbooks[0]["views"][0], "Overview");
+    assert_eq!(printed["max_page_size"], 1000);
+    assert_eq!(printed["default_page_size"], 100);
+    assert_eq!(printed["users"][1]["full_name"], "Jane Smith");
+    // An edited sample loads back.
+    let back: FakeConfig = serde_json::from_value(printed).expect("loads");
+    assert_eq!(back.workbooks.len(), 4);
+
+    // A config written before these fields existed still loads, with the defaults.
+    let old = json!({
+        "users": [{"name": "u", "id": "1", "password": "p", "site_roles": {"": "Viewer"}}],
+        "rest_api_version": "3.19"
+    });
+    let config: FakeConfig = serde_json::from_value(old).expect("old config");
+    assert!(config.workbooks.is_empty());
+    assert_eq!(config.users[0].domain, "local");
+    assert_eq!(config.users[0].full_name, None);
+    assert_eq!(config.past_last_page, PastLastPage::Empty);
+    assert_eq!(
+        config.view_without_session,
+        ViewWithoutSession::RedirectToSignin
     );
 }

@@ -137,7 +137,7 @@ fn the_tour_walks_every_flow_with_both_adapters_and_prints_no_secret() {
         "sign-out: confirmed (204)",
         "the old token is refused: 401 401002",
         "ticket ******** (49 bytes)",
-        "first redemption: 200 OK with a session cookie",
+        "first redemption: 302 Found with a session cookie",
         "second redemption: 401",
     ] {
         assert!(first.contains(needle), "part 1 lacks {needle:?}:\n{output}");
@@ -194,7 +194,7 @@ fn the_tour_walks_every_flow_with_both_adapters_and_prints_no_secret() {
             .filter(|e| e.path.starts_with("/trusted/"))
             .map(|e| e.status)
             .collect();
-        assert_eq!(redemptions, [Some(200), Some(401)], "{part:?}");
+        assert_eq!(redemptions, [Some(302), Some(401)], "{part:?}");
         // The expiry was seen (401s on sessions/current), and so was the old token after the
         // sign-out.
         assert!(

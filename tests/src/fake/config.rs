@@ -37,6 +37,74 @@ pub struct UserConfig {
     /// Server administrators can sign in to every site and may impersonate.
     #[serde(default)]
     pub server_admin: bool,
+    /// Display name (`fullName` in Query User); `None` = the attribute is left out.
+    #[serde(default)]
+    pub full_name: Option<String>,
+    /// E-mail address (`email` in Query User); `None` = the attribute is left out.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `externalAuthUserId` in Query User (the SSO identity; empty for local users).
+    #[serde(default)]
+    pub external_auth_user_id: String,
+    /// `<domain name>` in Query User (`local` for users of the local identity store).
+    #[serde(default = "local_domain")]
+    pub domain: String,
+}
+
+fn local_domain() -> String {
+    "local".to_owned()
+}
+
+/// A workbook (listed by `GET sites/{site}/workbooks`; its views open after a trusted-ticket
+/// redemption at `/[t/{site}/]views/{content_url}/{view}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkbookConfig {
+    /// Workbook LUID.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// URL name (the `{workbook}` of a view URL).
+    pub content_url: String,
+    /// `content_url` of the site the workbook is on.
+    #[serde(default)]
+    pub site: String,
+    /// Project LUID.
+    pub project_id: String,
+    /// Project name.
+    #[serde(default = "default_project")]
+    pub project_name: String,
+    /// Owner's user name.
+    pub owner: String,
+    /// URL names of the workbook's views (the `{view}` of a view URL).
+    #[serde(default)]
+    pub views: Vec<String>,
+}
+
+fn default_project() -> String {
+    "Default".to_owned()
+}
+
+/// What `GET /[t/{site}/]views/...` answers without a valid `workgroup_session_id` cookie
+/// (Tableau documents no answer for a REST-only fake; see `tests/src/fake/README.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewWithoutSession {
+    /// 302 to the sign-in page, `/#/signin?redirect=<the view path>` (the default).
+    #[default]
+    RedirectToSignin,
+    /// 401 with a small HTML page.
+    Unauthorized,
+}
+
+/// What a page number past the last page answers (Tableau documents no answer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PastLastPage {
+    /// 200 with an empty list and the real `totalAvailable` (the default).
+    #[default]
+    Empty,
+    /// 400 `400006` (invalid page number).
+    Error,
 }
 
 /// A personal access token.
@@ -111,6 +179,16 @@ pub struct FakeConfig {
     pub ticket_timeout_secs: u64,
     /// Longest accepted JWT lifetime (`exp` - now), default 600 s.
     pub jwt_max_lifetime_secs: u64,
+    /// Workbooks (none by default; [`FakeConfig::sample`] has two per site).
+    pub workbooks: Vec<WorkbookConfig>,
+    /// Page size of list methods without `pageSize` (Tableau: 100).
+    pub default_page_size: u32,
+    /// Largest accepted `pageSize`; above it, 403 `403014` (Tableau: 1000).
+    pub max_page_size: u32,
+    /// A `pageNumber` past the last page: an empty page (default) or 400 `400006`.
+    pub past_last_page: PastLastPage,
+    /// A view URL without a valid session cookie: redirect to sign-in (default) or 401.
+    pub view_without_session: ViewWithoutSession,
 }
 
 impl Default for FakeConfig {
@@ -135,6 +213,11 @@ impl Default for FakeConfig {
             legacy_server: false,
             ticket_timeout_secs: 180,
             jwt_max_lifetime_secs: 600,
+            workbooks: Vec::new(),
+            default_page_size: 100,
+            max_page_size: 1000,
+            past_last_page: PastLastPage::Empty,
+            view_without_session: ViewWithoutSession::RedirectToSignin,
         }
     }
 }
@@ -231,6 +314,23 @@ impl FakeConfig {
                 .map(|(site, role)| ((*site).to_owned(), (*role).to_owned()))
                 .collect()
         };
+        let user =
+            |name: &str,
+             id: &str,
+             password: Option<&str>,
+             site_roles,
+             server_admin,
+             (full_name, email, external): (&str, &str, &str)| UserConfig {
+                name: name.into(),
+                id: id.into(),
+                password: password.map(Into::into),
+                site_roles,
+                server_admin,
+                full_name: Some(full_name.into()),
+                email: Some(email.into()),
+                external_auth_user_id: external.into(),
+                domain: local_domain(),
+            };
         let pat = |name: &str, secret: &str, owner: &str, revoked, expires| PatConfig {
             name: name.into(),
             secret: secret.into(),
@@ -252,37 +352,45 @@ impl FakeConfig {
                 },
             ],
             users: vec![
-                UserConfig {
-                    name: ADMIN_NAME.into(),
-                    id: ADMIN_ID.into(),
-                    password: Some(ADMIN_PASSWORD.into()),
-                    site_roles: roles(&[
+                user(
+                    ADMIN_NAME,
+                    ADMIN_ID,
+                    Some(ADMIN_PASSWORD),
+                    roles(&[
                         ("", "ServerAdministrator"),
                         (FINANCE_SITE, "ServerAdministrator"),
                     ]),
-                    server_admin: true,
-                },
-                UserConfig {
-                    name: USER_NAME.into(),
-                    id: USER_ID.into(),
-                    password: Some(USER_PASSWORD.into()),
-                    site_roles: roles(&[("", "Creator"), (FINANCE_SITE, "Explorer")]),
-                    server_admin: false,
-                },
-                UserConfig {
-                    name: FINANCE_USER_NAME.into(),
-                    id: FINANCE_USER_ID.into(),
-                    password: Some(FINANCE_USER_PASSWORD.into()),
-                    site_roles: roles(&[(FINANCE_SITE, "Viewer")]),
-                    server_admin: false,
-                },
-                UserConfig {
-                    name: SSO_USER_NAME.into(),
-                    id: SSO_USER_ID.into(),
-                    password: None,
-                    site_roles: roles(&[("", "Viewer")]),
-                    server_admin: false,
-                },
+                    true,
+                    ("Ada Admin", "admin@example.com", ""),
+                ),
+                user(
+                    USER_NAME,
+                    USER_ID,
+                    Some(USER_PASSWORD),
+                    roles(&[("", "Creator"), (FINANCE_SITE, "Explorer")]),
+                    false,
+                    ("Jane Smith", "jsmith@example.com", ""),
+                ),
+                user(
+                    FINANCE_USER_NAME,
+                    FINANCE_USER_ID,
+                    Some(FINANCE_USER_PASSWORD),
+                    roles(&[(FINANCE_SITE, "Viewer")]),
+                    false,
+                    ("Finn Analyst", FINANCE_USER_NAME, ""),
+                ),
+                user(
+                    SSO_USER_NAME,
+                    SSO_USER_ID,
+                    None,
+                    roles(&[("", "Viewer")]),
+                    false,
+                    (
+                        "Sam Single-Sign-On",
+                        "sso.only@example.com",
+                        "sso.only@idp.example.com",
+                    ),
+                ),
             ],
             pats: vec![
                 pat(
@@ -324,6 +432,10 @@ impl FakeConfig {
                     site: FINANCE_SITE.into(),
                 },
             ],
+            workbooks: [(DEFAULT_SITE_ID, ""), (FINANCE_SITE_ID, FINANCE_SITE)]
+                .into_iter()
+                .flat_map(|(site_id, site)| sample_workbooks(site_id, site))
+                .collect(),
             ..Self::default()
         }
     }
@@ -347,6 +459,14 @@ impl FakeConfig {
             if !seen.insert(("pat", pat.name.clone())) {
                 return Err(format!("duplicate PAT name {:?}", pat.name));
             }
+        }
+        for workbook in &self.workbooks {
+            if !seen.insert(("workbook", workbook.id.clone())) {
+                return Err(format!("duplicate workbook id {:?}", workbook.id));
+            }
+        }
+        if self.default_page_size == 0 || self.max_page_size == 0 {
+            return Err("default_page_size and max_page_size must be at least 1".to_owned());
         }
         Ok(version)
     }
@@ -376,12 +496,43 @@ impl FakeConfig {
         self.pats.iter().find(|p| p.name == name)
     }
 
+    /// The workbooks of a site (by `content_url`), in configuration order.
+    pub fn workbooks_on<'a>(&'a self, site: &'a str) -> impl Iterator<Item = &'a WorkbookConfig> {
+        self.workbooks.iter().filter(move |w| w.site == site)
+    }
+
     /// The connected app with this client ID.
     pub fn app_by_client_id(&self, client_id: &str) -> Option<&ConnectedAppConfig> {
         self.connected_apps
             .iter()
             .find(|a| a.client_id == client_id)
     }
+}
+
+/// The sample's two workbooks of a site; their LUIDs end with the site LUID's last 12 digits.
+fn sample_workbooks(site_id: &str, site: &str) -> [WorkbookConfig; 2] {
+    let hex: Vec<char> = site_id.chars().filter(char::is_ascii_hexdigit).collect();
+    let tail: String = hex[hex.len().saturating_sub(12)..].iter().collect();
+    let project = format!("1f2e3d4c-0000-4000-8000-{tail}");
+    let workbook = |n: u32, name: &str, content_url: &str, views: &[&str]| WorkbookConfig {
+        id: format!("3a1b2c3d-{n:04}-4000-8000-{tail}"),
+        name: name.into(),
+        content_url: content_url.into(),
+        site: site.into(),
+        project_id: project.clone(),
+        project_name: default_project(),
+        owner: sample::ADMIN_NAME.into(),
+        views: views.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    [
+        workbook(
+            1,
+            "Superstore",
+            "Superstore",
+            &["Overview", "Product", "Customers"],
+        ),
+        workbook(2, "Regional Sales", "RegionalSales", &["Sales", "Forecast"]),
+    ]
 }
 
 impl UserConfig {
@@ -394,6 +545,15 @@ impl UserConfig {
             None if self.server_admin => Some("ServerAdministrator"),
             None => None,
         }
+    }
+
+    /// Whether the user administers the site: a server administrator, or a site role starting
+    /// with `SiteAdministrator` (`SiteAdministratorCreator`, `SiteAdministratorExplorer`, …).
+    pub fn is_admin_on(&self, content_url: &str) -> bool {
+        self.server_admin
+            || self
+                .role_on(content_url)
+                .is_some_and(|r| r.starts_with("SiteAdministrator") || r == "ServerAdministrator")
     }
 }
 

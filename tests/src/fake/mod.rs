@@ -10,9 +10,13 @@
 //! another fake's URL), so that tests can play a man in the middle or a malicious redirect.
 //!
 //! Behaviour follows `docs/protocol.md`: sign-in (password, PAT, connected-app
-//! JWT, impersonation), sign-out, switch site, serverinfo, sessions/current, two site-scoped
-//! resources, trusted tickets, session idle/absolute expiry on a controllable clock, one live
-//! session per PAT, XML or JSON bodies, the documented error codes. Faults ([`Fault`]) can be
+//! JWT, impersonation; at any URL version, gated by the server's version), sign-out, switch
+//! site, serverinfo, sessions/current, Query Sites, workbooks, users (list and Query User), all
+//! lists paged, trusted tickets (redeemed by a 302 to the view, whose page lives behind the
+//! `workgroup_session_id` cookie), session idle/absolute expiry on a controllable clock, one
+//! live session per PAT, XML or JSON bodies, the documented error codes. The sample world, how
+//! to run `fake-tableau`, and every choice made where Tableau's documentation is silent are in
+//! `tests/src/fake/README.md`. Faults ([`Fault`]) can be
 //! injected per path, and every request is recorded ([`LoggedRequest`]).
 //!
 //! Control over HTTP (main listener, outside `/api`, never logged, never faulted):
@@ -50,7 +54,10 @@ mod sync;
 mod tls;
 mod version;
 
-pub use config::{ConnectedAppConfig, FakeConfig, PatConfig, SiteConfig, UserConfig, sample};
+pub use config::{
+    ConnectedAppConfig, FakeConfig, PastLastPage, PatConfig, SiteConfig, UserConfig,
+    ViewWithoutSession, WorkbookConfig, sample,
+};
 pub use control::FakeControl;
 pub use faults::{Fault, FaultRule};
 pub use jwt_mint::sign_hs256;

@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::reply::{ApiError, CredentialsReply, Reply, ServerInfoReply, SessionReply, Workbook};
+use super::reply::{
+    ApiError, CredentialsReply, Page, Reply, ServerInfoReply, SessionReply, SiteReply, UserReply,
+    Workbook,
+};
 use super::version::ApiVersion;
 
 /// Response format.
@@ -51,14 +54,24 @@ pub(crate) fn render(reply: &Reply, format: Format) -> Rendered {
             status,
             content_type: Some(JSON_TYPE),
             body: json_body(reply).to_string(),
-            headers: Vec::new(),
+            headers: error_headers(reply),
         },
         _ => Rendered {
             status,
             content_type: Some(XML_TYPE),
             body: xml_document(&xml_body(reply), format.version),
-            headers: Vec::new(),
+            headers: error_headers(reply),
         },
+    }
+}
+
+/// `Allow` on a 405.
+fn error_headers(reply: &Reply) -> Vec<(&'static str, String)> {
+    match reply {
+        Reply::Error(ApiError {
+            allow: Some(allow), ..
+        }) => vec![("allow", (*allow).to_owned())],
+        _ => Vec::new(),
     }
 }
 
@@ -110,8 +123,10 @@ fn xml_body(reply: &Reply) -> String {
             ]),
             user_attrs(s)
         ),
-        Reply::User(s) => format!("<user{}/>", user_attrs(s)),
-        Reply::Workbooks(list) => xml_workbooks(list),
+        Reply::User(u) => xml_user(u),
+        Reply::Users(page, list) => xml_list(page, "users", list.iter().map(xml_user)),
+        Reply::Sites(page, list) => xml_list(page, "sites", list.iter().map(xml_site)),
+        Reply::Workbooks(page, list) => xml_list(page, "workbooks", list.iter().map(xml_workbook)),
         Reply::Error(e) => xml_error(e),
         Reply::NoContent | Reply::Raw { .. } => String::new(),
     }
@@ -160,26 +175,70 @@ fn prep_version(product: &str) -> String {
     parts.join(".")
 }
 
-fn xml_workbooks(list: &[Workbook]) -> String {
+fn xml_list(page: &Page, wrapper: &str, items: impl Iterator<Item = String>) -> String {
     let mut out = format!(
-        "<pagination pageNumber=\"1\" pageSize=\"100\" totalAvailable=\"{}\"/><workbooks>",
-        list.len()
+        "<pagination pageNumber=\"{}\" pageSize=\"{}\" totalAvailable=\"{}\"/><{wrapper}>",
+        page.number, page.size, page.total
     );
-    for w in list {
-        let _ = write!(
-            out,
-            "<workbook{}><project{}/><owner{}/></workbook>",
-            attrs(&[
-                ("id", &w.id),
-                ("name", &w.name),
-                ("contentUrl", &w.content_url)
-            ]),
-            attrs(&[("id", &w.project_id), ("name", &w.project_name)]),
-            attrs(&[("id", &w.owner_id)])
-        );
+    for item in items {
+        out.push_str(&item);
     }
-    out.push_str("</workbooks>");
+    let _ = write!(out, "</{wrapper}>");
     out
+}
+
+fn xml_workbook(w: &Workbook) -> String {
+    format!(
+        "<workbook{}><project{}/><owner{}/></workbook>",
+        attrs(&[
+            ("id", &w.id),
+            ("name", &w.name),
+            ("contentUrl", &w.content_url)
+        ]),
+        attrs(&[("id", &w.project_id), ("name", &w.project_name)]),
+        attrs(&[("id", &w.owner_id)])
+    )
+}
+
+fn xml_site(site: &SiteReply) -> String {
+    format!(
+        "<site{}/>",
+        attrs(&[
+            ("id", &site.id),
+            ("name", &site.name),
+            ("contentUrl", &site.content_url),
+            ("state", "Active"),
+        ])
+    )
+}
+
+/// The attributes of a Query User answer, in Tableau's documented order.
+fn user_reply_attrs(u: &UserReply) -> Vec<(&'static str, &str)> {
+    let mut pairs = vec![
+        ("id", u.id.as_str()),
+        ("name", u.name.as_str()),
+        ("siteRole", u.site_role.as_str()),
+        ("authSetting", "ServerDefault"),
+    ];
+    if let Some(full) = &u.full_name {
+        pairs.push(("fullName", full));
+    }
+    if let Some(email) = &u.email {
+        pairs.push(("email", email));
+    }
+    if let Some(last) = &u.last_login {
+        pairs.push(("lastLogin", last));
+    }
+    pairs.push(("externalAuthUserId", &u.external_auth_user_id));
+    pairs
+}
+
+fn xml_user(u: &UserReply) -> String {
+    format!(
+        "<user{}><domain{}/></user>",
+        attrs(&user_reply_attrs(u)),
+        attrs(&[("name", &u.domain)])
+    )
 }
 
 fn xml_error(e: &ApiError) -> String {
@@ -297,42 +356,47 @@ fn json_body(reply: &Reply) -> J {
                 ("user", json_user(x)),
             ]),
         )]),
-        Reply::User(x) => J::Obj(vec![("user", json_user(x))]),
-        Reply::Workbooks(list) => J::Obj(vec![
-            (
-                "pagination",
-                J::Obj(vec![
-                    ("pageNumber", s("1")),
-                    ("pageSize", s("100")),
-                    ("totalAvailable", s(&list.len().to_string())),
-                ]),
-            ),
-            (
-                "workbooks",
-                J::Obj(vec![(
-                    "workbook",
-                    J::Arr(
-                        list.iter()
-                            .map(|w| {
-                                J::Obj(vec![
-                                    (
-                                        "project",
-                                        J::Obj(vec![
-                                            ("id", s(&w.project_id)),
-                                            ("name", s(&w.project_name)),
-                                        ]),
-                                    ),
-                                    ("owner", J::Obj(vec![("id", s(&w.owner_id))])),
-                                    ("id", s(&w.id)),
-                                    ("name", s(&w.name)),
-                                    ("contentUrl", s(&w.content_url)),
-                                ])
-                            })
-                            .collect(),
-                    ),
-                )]),
-            ),
-        ]),
+        Reply::User(u) => J::Obj(vec![("user", json_user_reply(u))]),
+        Reply::Users(page, list) => json_list(
+            page,
+            "users",
+            "user",
+            list.iter().map(json_user_reply).collect(),
+        ),
+        Reply::Sites(page, list) => json_list(
+            page,
+            "sites",
+            "site",
+            list.iter()
+                .map(|site| {
+                    J::Obj(vec![
+                        ("id", s(&site.id)),
+                        ("name", s(&site.name)),
+                        ("contentUrl", s(&site.content_url)),
+                        ("state", s("Active")),
+                    ])
+                })
+                .collect(),
+        ),
+        Reply::Workbooks(page, list) => json_list(
+            page,
+            "workbooks",
+            "workbook",
+            list.iter()
+                .map(|w| {
+                    J::Obj(vec![
+                        (
+                            "project",
+                            J::Obj(vec![("id", s(&w.project_id)), ("name", s(&w.project_name))]),
+                        ),
+                        ("owner", J::Obj(vec![("id", s(&w.owner_id))])),
+                        ("id", s(&w.id)),
+                        ("name", s(&w.name)),
+                        ("contentUrl", s(&w.content_url)),
+                    ])
+                })
+                .collect(),
+        ),
         Reply::Error(e) => J::Obj(vec![(
             "error",
             J::Obj(vec![
@@ -343,6 +407,35 @@ fn json_body(reply: &Reply) -> J {
         )]),
         Reply::NoContent | Reply::Raw { .. } => J::Obj(Vec::new()),
     }
+}
+
+/// `{"pagination": {...}, "<wrapper>": {"<item>": [...]}}`; an empty list is `"<wrapper>": {}`.
+fn json_list(page: &Page, wrapper: &'static str, item: &'static str, items: Vec<J>) -> J {
+    let inner = if items.is_empty() {
+        J::Obj(Vec::new())
+    } else {
+        J::Obj(vec![(item, J::Arr(items))])
+    };
+    J::Obj(vec![
+        (
+            "pagination",
+            J::Obj(vec![
+                ("pageNumber", s(&page.number.to_string())),
+                ("pageSize", s(&page.size.to_string())),
+                ("totalAvailable", s(&page.total.to_string())),
+            ]),
+        ),
+        (wrapper, inner),
+    ])
+}
+
+fn json_user_reply(u: &UserReply) -> J {
+    let mut members: Vec<(&'static str, J)> = user_reply_attrs(u)
+        .into_iter()
+        .map(|(k, v)| (k, s(v)))
+        .collect();
+    members.push(("domain", J::Obj(vec![("name", s(&u.domain))])));
+    J::Obj(members)
 }
 
 fn json_user(x: &SessionReply) -> J {

@@ -7,6 +7,8 @@ pub(crate) struct ApiError {
     pub(crate) code: String,
     pub(crate) summary: String,
     pub(crate) detail: String,
+    /// The `Allow` header of a 405.
+    pub(crate) allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -16,6 +18,7 @@ impl ApiError {
             code: code.to_owned(),
             summary: summary.to_owned(),
             detail: detail.into(),
+            allow: None,
         }
     }
 
@@ -29,13 +32,14 @@ impl ApiError {
         )
     }
 
-    /// 401 401000: no `X-Tableau-Auth`.
+    /// 401 401000: no `X-Tableau-Auth`. Wording as in Tableau's knowledge-base article
+    /// "Intermittent HTTP 401 or 403 Errors Using the Tableau REST API" (no final period).
     pub(crate) fn no_credentials() -> Self {
         Self::new(
             401,
             "401000",
             "Unauthorized Access",
-            "No authentication credentials were provided.",
+            "No authentication credentials were provided",
         )
     }
 
@@ -79,13 +83,64 @@ impl ApiError {
         )
     }
 
-    /// 403 403000 (fake's choice): the URL's site LUID is not the token's site.
+    /// 403 403010: the URL's site LUID is an existing site, but not the token's.
     pub(crate) fn wrong_site(site_luid: &str) -> Self {
         Self::new(
             403,
-            "403000",
+            "403010",
             "Forbidden",
             format!("The credentials do not grant access to site '{site_luid}'."),
+        )
+    }
+
+    /// 404 404000: the URL's site LUID names no site.
+    pub(crate) fn site_not_found(site_luid: &str) -> Self {
+        Self::new(
+            404,
+            "404000",
+            "Resource Not Found",
+            format!("Site '{site_luid}' could not be found."),
+        )
+    }
+
+    /// 403 403133: a non-administrator asked for another user.
+    pub(crate) fn user_query_forbidden(user: &str) -> Self {
+        Self::new(
+            403,
+            "403133",
+            "Forbidden",
+            format!("The caller does not have permission to query user '{user}'."),
+        )
+    }
+
+    /// 400 400006: `pageNumber` is not a positive integer (or past the last page, if so
+    /// configured).
+    pub(crate) fn invalid_page_number(value: &str) -> Self {
+        Self::new(
+            400,
+            "400006",
+            "Invalid page number",
+            format!("The page number '{value}' is not valid."),
+        )
+    }
+
+    /// 400 400007: `pageSize` is not a positive integer.
+    pub(crate) fn invalid_page_size(value: &str) -> Self {
+        Self::new(
+            400,
+            "400007",
+            "Invalid page size",
+            format!("The page size '{value}' is not valid."),
+        )
+    }
+
+    /// 403 403014: `pageSize` above the limit (1000 on Tableau).
+    pub(crate) fn page_size_limit(value: u64, max: u32) -> Self {
+        Self::new(
+            403,
+            "403014",
+            "Page Size Limit Exceeded",
+            format!("The page size '{value}' is larger than the maximum page size ({max})."),
         )
     }
 
@@ -109,14 +164,17 @@ impl ApiError {
         )
     }
 
-    /// 405 405000: wrong HTTP method.
-    pub(crate) fn method_not_allowed(method: &str) -> Self {
-        Self::new(
-            405,
-            "405000",
-            "Method Not Allowed",
-            format!("The HTTP method '{method}' is not supported for the given resource"),
-        )
+    /// 405 405000: wrong HTTP method; `allow` becomes the `Allow` header (RFC 9110).
+    pub(crate) fn method_not_allowed(method: &str, allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                405,
+                "405000",
+                "Method Not Allowed",
+                format!("The HTTP method '{method}' is not supported for the given resource"),
+            )
+        }
     }
 }
 
@@ -150,7 +208,37 @@ pub(crate) struct SessionReply {
     pub(crate) site_role: String,
 }
 
-/// One workbook of the fixed list.
+/// `pagination` of a list answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub(crate) number: u64,
+    pub(crate) size: u64,
+    pub(crate) total: usize,
+}
+
+/// Query User (`GET sites/{id}/users/{id}`) and one entry of Get Users on Site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UserReply {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) site_role: String,
+    pub(crate) full_name: Option<String>,
+    pub(crate) email: Option<String>,
+    /// `YYYY-MM-DDTHH:MM:SSZ`; absent for a user who never signed in.
+    pub(crate) last_login: Option<String>,
+    pub(crate) external_auth_user_id: String,
+    pub(crate) domain: String,
+}
+
+/// One site of Query Sites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SiteReply {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) content_url: String,
+}
+
+/// One workbook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Workbook {
     pub(crate) id: String,
@@ -167,8 +255,10 @@ pub(crate) enum Reply {
     Credentials(CredentialsReply),
     ServerInfo(ServerInfoReply),
     Session(SessionReply),
-    User(SessionReply),
-    Workbooks(Vec<Workbook>),
+    User(UserReply),
+    Users(Page, Vec<UserReply>),
+    Sites(Page, Vec<SiteReply>),
+    Workbooks(Page, Vec<Workbook>),
     Error(ApiError),
     /// 204, empty body.
     NoContent,

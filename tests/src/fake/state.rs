@@ -34,6 +34,16 @@ pub(crate) struct Session {
 pub(crate) struct Ticket {
     pub(crate) site: String,
     pub(crate) issued: Duration,
+    /// LUID of the user the ticket was issued for.
+    pub(crate) user_id: String,
+}
+
+/// A browser session created by a trusted-ticket redemption (`workgroup_session_id`).
+#[derive(Clone, Debug)]
+pub(crate) struct WebSession {
+    pub(crate) user_id: String,
+    pub(crate) site: String,
+    pub(crate) last_used: Duration,
 }
 
 /// Everything behind the server's lock.
@@ -46,6 +56,10 @@ pub(crate) struct Core {
     pub(crate) pat_sessions: BTreeMap<String, String>,
     pub(crate) seen_jti: BTreeSet<String>,
     pub(crate) tickets: BTreeMap<String, Ticket>,
+    /// `workgroup_session_id` cookie value → browser session.
+    pub(crate) web_sessions: BTreeMap<String, WebSession>,
+    /// User LUID → time of the last sign-in (fake clock), for `lastLogin`.
+    pub(crate) last_login: BTreeMap<String, Duration>,
 }
 
 impl Core {
@@ -57,6 +71,8 @@ impl Core {
             pat_sessions: BTreeMap::new(),
             seen_jti: BTreeSet::new(),
             tickets: BTreeMap::new(),
+            web_sessions: BTreeMap::new(),
+            last_login: BTreeMap::new(),
         }
     }
 
@@ -79,6 +95,7 @@ impl Core {
         {
             self.sessions.remove(&old);
         }
+        self.last_login.insert(user_id.to_owned(), now);
         self.sessions.insert(
             token.clone(),
             Session {

@@ -107,6 +107,8 @@ pub(crate) fn route(core: &mut Core, req: &Request<'_>) -> (Reply, Format) {
         trusted::redeem(core, req, rest)
     } else if req.path == "/auth" || req.path == "/auth/" {
         resources::legacy_auth(core, req)
+    } else if req.path.starts_with("/views/") || req.path.starts_with("/t/") {
+        trusted::view(core, req)
     } else {
         Reply::html(404, "404 - Not Found")
     };
@@ -123,8 +125,8 @@ fn api(core: &mut Core, req: &Request<'_>, v: ApiVersion, resource: &str) -> Rep
     let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     let method = req.method;
-    let need = |wanted: &str| -> Option<Reply> {
-        (method != wanted).then(|| ApiError::method_not_allowed(method).into())
+    let need = |wanted: &'static str| -> Option<Reply> {
+        (method != wanted).then(|| ApiError::method_not_allowed(method, wanted).into())
     };
     match lower.as_slice() {
         ["auth", "signin"] => need("POST").unwrap_or_else(|| signin::sign_in(core, req, v)),
@@ -137,6 +139,10 @@ fn api(core: &mut Core, req: &Request<'_>, v: ApiVersion, resource: &str) -> Rep
         }
         ["sessions", "current"] if v >= since::SESSIONS_CURRENT => {
             need("GET").unwrap_or_else(|| resources::current_session(core, req))
+        }
+        ["sites"] => need("GET").unwrap_or_else(|| resources::sites(core, req)),
+        ["sites", _, "users"] => {
+            need("GET").unwrap_or_else(|| resources::users(core, req, segments[1]))
         }
         ["sites", _, "workbooks"] => {
             need("GET").unwrap_or_else(|| resources::workbooks(core, req, segments[1]))
@@ -177,6 +183,10 @@ mod tests {
             "/api/3.25/sessions/current",
             "/api/3.25/sites/x/workbooks",
             "/api/3.25/sites/x/users/y",
+            "/api/3.25/sites/x/users",
+            "/api/3.25/sites",
+            "/views/a/b",
+            "/t/Finance/views/a/b",
             "/api/99999999999.1/x",
             "/api/",
             "/api",
@@ -218,7 +228,13 @@ mod tests {
             let req = Request {
                 method: if i % 7 == 0 { "GET" } else { "POST" },
                 path: paths[i % paths.len()],
-                query: Some("format=xml&x=%zz"),
+                query: Some(
+                    [
+                        "format=xml&x=%zz",
+                        "pageSize=0",
+                        "pageNumber=99999999999999999999&pageSize=1000",
+                    ][i % 3],
+                ),
                 headers: &headers,
                 body: &body,
                 peer: IpAddr::V4(Ipv4Addr::LOCALHOST),

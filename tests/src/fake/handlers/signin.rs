@@ -1,4 +1,9 @@
 //! `POST /api/{v}/auth/signin`: password, PAT and connected-app JWT credentials, impersonation.
+//!
+//! Sign In is a REST 2.0 method: it answers at every URL version the server accepts. The
+//! minimum versions of PATs (3.6), connected-app JWTs (3.16) and PAT impersonation (3.11) are
+//! the *server's* (the configured `rest_api_version`), not the URL's: TSC 0.42 signs in at
+//! `/api/2.4/auth/signin` whatever the credentials.
 
 use super::super::config::UserConfig;
 use super::super::reply::{ApiError, CredentialsReply, Reply};
@@ -121,7 +126,7 @@ fn sign_in_inner(
             (user.clone(), AuthKind::Password, None)
         }
         Family::Pat { name, secret } => {
-            if v < since::PAT {
+            if core.version < since::PAT {
                 return Err(ApiError::signin());
             }
             let now_secs = now.as_secs();
@@ -144,7 +149,7 @@ fn sign_in_inner(
         Family::Jwt { token, uat } => {
             // UATs (Tableau Cloud, RS256 via the Cloud Manager) are not modelled: a Server-like
             // fake rejects them.
-            if v < since::JWT || uat {
+            if core.version < since::JWT || uat {
                 return Err(ApiError::signin());
             }
             let claims =
@@ -158,7 +163,8 @@ fn sign_in_inner(
     let effective = match impersonate {
         None => user,
         Some(target_id) => {
-            let pat_ok = core.config.pat_impersonation_enabled && v >= since::PAT_IMPERSONATION;
+            let pat_ok =
+                core.config.pat_impersonation_enabled && core.version >= since::PAT_IMPERSONATION;
             if !user.server_admin || (matches!(kind, AuthKind::Pat(_)) && !pat_ok) {
                 return Err(ApiError::signin());
             }
