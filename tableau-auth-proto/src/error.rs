@@ -199,28 +199,19 @@ impl Error {
                 location: redactor.scrub(location),
                 refusal,
             },
-            Self::SessionEnded { reason, source } => Self::SessionEnded {
-                reason,
-                source: Box::new(source.scrubbed(redactor)),
-            },
-            Self::SignInFailed(source) => Self::SignInFailed(Box::new(source.scrubbed(redactor))),
-            Self::Throttled {
-                status,
-                wait,
-                waited,
-                retries,
-                max_retries,
-                max_wait,
-                source,
-            } => Self::Throttled {
-                status,
-                wait,
-                waited,
-                retries,
-                max_retries,
-                max_wait,
-                source: Box::new(source.scrubbed(redactor)),
-            },
+            // A policy error: the server's answer inside it is scrubbed, the rest kept.
+            mut policy @ (Self::SessionEnded { .. }
+            | Self::SignInFailed(_)
+            | Self::Throttled { .. }) => {
+                if let Self::SessionEnded { source, .. }
+                | Self::SignInFailed(source)
+                | Self::Throttled { source, .. } = &mut policy
+                {
+                    let inner = std::mem::replace(&mut **source, Self::TicketRefused);
+                    **source = inner.scrubbed(redactor);
+                }
+                policy
+            }
             Self::Transport { message } => Self::Transport {
                 message: redactor.scrub(message),
             },
@@ -512,6 +503,42 @@ mod tests {
             RetryAfter::parse("99999999999999999999999"),
             Some(RetryAfter::Delay(_))
         ));
+    }
+
+    #[test]
+    fn the_answer_inside_a_policy_error_is_scrubbed() {
+        let mut redactor = crate::secret::Redactor::default();
+        redactor.push("SENTINEL-token-value");
+        let answer = || {
+            Error::Api(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "401002".into(),
+                summary: "s".into(),
+                detail: "echo SENTINEL-token-value".into(),
+                retry_after: None,
+            })
+        };
+        for error in [
+            Error::SessionEnded {
+                reason: Ended::Superseded,
+                source: Box::new(answer()),
+            },
+            Error::SignInFailed(Box::new(Error::SignInFailed(Box::new(answer())))),
+            Error::Throttled {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                wait: Duration::from_secs(9),
+                waited: Duration::ZERO,
+                retries: 0,
+                max_retries: 3,
+                max_wait: Duration::from_secs(60),
+                source: Box::new(answer()),
+            },
+        ] {
+            let scrubbed = error.scrubbed(&redactor);
+            let shown = format!("{scrubbed} {scrubbed:?}");
+            assert!(!shown.contains("SENTINEL"), "{shown}");
+            assert_eq!(scrubbed.code(), Some("401002"), "the rest is kept");
+        }
     }
 
     #[test]

@@ -104,14 +104,7 @@ pub enum Action {
 impl fmt::Debug for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // A sign-in's body holds credentials: show only its size.
-            Self::Send(r) => write!(
-                f,
-                "Send({} {} [{} bytes])",
-                r.method(),
-                r.uri(),
-                r.body().len()
-            ),
+            Self::Send(r) => crate::session::debug_send(f, r),
             Self::Authorize(grant) => f.debug_tuple("Authorize").field(grant).finish(),
             Self::WaitUntil(at) => f.debug_tuple("WaitUntil").field(at).finish(),
             Self::Wait => f.write_str("Wait"),

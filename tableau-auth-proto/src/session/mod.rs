@@ -42,17 +42,22 @@ pub enum Step {
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // The body may hold credentials: show only its size.
-            Self::Send(r) => write!(
-                f,
-                "Send({} {} [{} bytes])",
-                r.method(),
-                r.uri(),
-                r.body().len()
-            ),
+            Self::Send(r) => debug_send(f, r),
             Self::Done(e) => f.debug_tuple("Done").field(e).finish(),
         }
     }
+}
+
+/// `Send(POST https://… [312 bytes])`: a request to send as `Debug` shows it. Its body may hold
+/// credentials (a sign-in's), so only its size is shown.
+pub(crate) fn debug_send(f: &mut fmt::Formatter<'_>, r: &Request<Vec<u8>>) -> fmt::Result {
+    write!(
+        f,
+        "Send({} {} [{} bytes])",
+        r.method(),
+        r.uri(),
+        r.body().len()
+    )
 }
 
 struct Active {
