@@ -681,11 +681,12 @@ fn failed_sign_in_is_shared_by_the_storm(make: Make<'_>) {
 /// A failed proactive renewal is not fatal: the call goes on with the old token, and renewal
 /// pauses instead of being tried on every call.
 fn failed_proactive_renewal_is_not_fatal(make: Make<'_>) {
-    // Renewal is due 1 s after the last use (idle limit 3 s minus a 2 s margin); the fake's own
-    // idle limit (hours) keeps the session alive.
+    // Renewal is due 1 s after the last use (idle limit 9 s minus an 8 s margin), and pauses
+    // 2 s after a failure (a quarter of the margin): room for two calls on a loaded machine.
+    // The fake's own idle limit (hours) keeps the session alive.
     let mut d = make(Setup {
-        idle_limit: Some(Duration::from_secs(3)),
-        margin: Some(Duration::from_secs(2)),
+        idle_limit: Some(Duration::from_secs(9)),
+        margin: Some(Duration::from_secs(8)),
     });
     let d = d.as_mut();
     d.sign_in(pat()).expect("sign in");
