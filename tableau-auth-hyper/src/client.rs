@@ -22,6 +22,9 @@ use crate::shared::{NoRequest, Own, Shared, unexpected};
 use crate::tls::TlsOptions;
 use crate::transport::{HyperClient, Proxy, Transport};
 
+/// No query parameters (for the URL builders without `_with`).
+const NO_QUERY: [(&str, &str); 0] = [];
+
 /// Builder of a [`Client`]; every setting has a safe default.
 #[must_use]
 pub struct ClientBuilder {
@@ -400,17 +403,12 @@ impl Client {
 
     /// `{base}/api/{version}/{path}` of the current session.
     pub fn api_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
-        let url = match self.current() {
-            Some(c) => c.api_url(path),
-            None => self.shared.with_session(|s| s.api_url(path)),
-        };
-        Ok(url?)
+        self.api_url_with(path, NO_QUERY)
     }
 
     /// `{base}/api/{version}/sites/{site-luid}/{path}` of the current session.
     pub fn site_url(&self, path: &str) -> Result<tableau_auth_proto::http::Uri, Error> {
-        let current = self.current().ok_or_else(Error::not_signed_in)?;
-        Ok(current.site_url(path)?)
+        self.site_url_with(path, NO_QUERY)
     }
 
     /// [`Client::api_url`] with query parameters, percent-encoded

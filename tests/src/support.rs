@@ -352,3 +352,16 @@ pub fn assert_within(started: Instant, bound: Duration, what: &str) {
         "{what}: took {elapsed:?}, expected under {bound:?}"
     );
 }
+
+/// One multi-threaded tokio runtime (2 workers) for a test binary whose tests are blocking but
+/// drive the async client: built once, shared by every test of the binary.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}

@@ -247,16 +247,7 @@ impl Driver for Ureq {
     }
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
+use tableau_auth_tests::support::runtime;
 
 struct Hyper {
     client: tableau_auth_hyper::Client,

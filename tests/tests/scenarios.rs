@@ -8,7 +8,7 @@
 //! code, status and kind, the session's generation, and the policy's events. The fake server
 //! counts what reached it.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tableau_auth_proto::lifecycle::{RenewReason, SessionEvent};
@@ -324,16 +324,7 @@ impl Driver for Blocking {
 
 // ----- the async client and the tower layer ---------------------------------------------------
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
+use tableau_auth_tests::support::runtime;
 
 fn hyper_failure(e: &tableau_auth_hyper::Error) -> Failure {
     match e.as_tableau() {
