@@ -627,6 +627,16 @@ impl Client {
         }
     }
 
+    /// Sends `request` exactly as given — no token added, no policy applied — over the client's
+    /// transport: the same TLS trust, proxy and limits, the body read up to `max_body`, the same
+    /// typed errors, and [`ClientBuilder::on_request`] told of it. For requests the session does
+    /// not make, such as one with a token saved by another process (the CLI's
+    /// `TABLEAU_AUTH_TOKEN`); their answers are the caller's to read (e.g. with
+    /// [`Session::read_current_session`](tableau_auth_proto::Session::read_current_session)).
+    pub fn send_as_is(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        self.transport(request)
+    }
+
     /// Hands the policy's queued events to `tracing` (target `tableau_auth_ureq`: a warning for
     /// a superseded session, throttling or a failed renewal) and to the caller's callback.
     fn forward_events(&mut self) {

@@ -132,7 +132,7 @@ fn run(cli: &Cli, flags: bool, out: Out) -> Result<(), Failure> {
         Command::Whoami => {
             if !flags && let Some(token) = session_token()? {
                 let mut client = client(options)?;
-                let fields = adopted::whoami(&mut client, &token, options)?;
+                let fields = adopted::whoami(&mut client, &token)?;
                 note_moved(&client);
                 return out.fields(fields);
             }

@@ -1,8 +1,8 @@
 //! `whoami` with the session in `TABLEAU_AUTH_TOKEN`: no sign-in, no sign-out.
 //!
 //! The client has no way to adopt a session it did not sign in (its policy holds only its own),
-//! so this sends `GET sessions/current` itself, through the client's agent (the same TLS trust,
-//! proxy and time limits; redirects never followed) and the core's URL, and lets the core read
+//! so this sends `GET sessions/current` itself, with `Client::send_as_is` (the client's TLS trust,
+//! proxy, time limits and typed errors; redirects never followed) and the core's URL, and lets the core read
 //! the answer ([`Session::read_current_session`]: Tableau's errors, refused redirects, size
 //! limit). The token goes only where the core would send it: an anonymous server-info probe
 //! first learns the API version and follows an http→https upgrade of the same host. It is
@@ -10,25 +10,20 @@
 //!
 //! [`Session::read_current_session`]: tableau_auth_ureq::proto::Session::read_current_session
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tableau_auth_ureq::http::{Request, Response, StatusCode, header};
+use tableau_auth_ureq::http::{Request, StatusCode, header};
 use tableau_auth_ureq::proto::{self, Feature, X_TABLEAU_AUTH};
-use tableau_auth_ureq::{Client, Error, ureq};
+use tableau_auth_ureq::{Client, Error};
 
 use crate::Fields;
-use crate::args::Options;
 use crate::failure::{Failure, warn};
 
 /// What `whoami` says about the session it could not use.
 const FROM_ENV: &str = "the session in TABLEAU_AUTH_TOKEN";
 
 /// `GET sessions/current` with the token, read by the core.
-pub(crate) fn whoami(
-    client: &mut Client,
-    token: &str,
-    options: &Options,
-) -> Result<Fields, Failure> {
+pub(crate) fn whoami(client: &mut Client, token: &str) -> Result<Fields, Failure> {
     let step = |error: Error| Failure::During {
         step: "whoami",
         context: Some(FROM_ENV),
@@ -65,18 +60,10 @@ pub(crate) fn whoami(
         .header(header::USER_AGENT, crate::USER_AGENT)
         .body(Vec::new())
         .map_err(|_| step(Error::Transport("could not build the request".to_owned())))?;
-    let max_body = session.config().max_body();
-    let timeout = Duration::from_secs(options.timeout);
-    let start = Instant::now();
-    let response = send(client, request, max_body, timeout);
-    request_line(
-        options.verbose,
-        "GET",
-        uri.path(),
-        response.as_ref().ok().map(Response::status),
-        start.elapsed(),
-    );
-    let response = response.map_err(|e| step(crate::tls_port(e)))?;
+    // The client's own transport, limits and errors (and its `--verbose` line).
+    let response = client
+        .send_as_is(request)
+        .map_err(|e| step(crate::tls_port(e)))?;
     let me = client
         .session()
         .read_current_session(&response)
@@ -93,62 +80,6 @@ pub(crate) fn whoami(
         fields.push(("moved_to", now.into()));
     }
     Ok(fields)
-}
-
-/// One request over the client's agent, its body read up to `max_body` (one byte more tells
-/// the core it is too large).
-fn send(
-    client: &Client,
-    request: Request<Vec<u8>>,
-    max_body: usize,
-    timeout: Duration,
-) -> Result<Response<Vec<u8>>, Error> {
-    let response = client
-        .agent()
-        .run(request)
-        .map_err(|e| transport(e, timeout))?;
-    let (parts, mut body) = response.into_parts();
-    let limit = u64::try_from(max_body)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    let bytes = body
-        .with_config()
-        .limit(limit)
-        .read_to_vec()
-        .map_err(|e| transport(e, timeout))?;
-    Ok(Response::from_parts(parts, bytes))
-}
-
-/// A ureq error as the client reports its own (timeouts, TLS and the rest apart).
-fn transport(e: ureq::Error, timeout: Duration) -> Error {
-    match e {
-        ureq::Error::Timeout(phase) => Error::Timeout {
-            limit: match phase {
-                ureq::Timeout::Connect | ureq::Timeout::Resolve => {
-                    timeout.min(crate::CONNECT_TIMEOUT)
-                }
-                _ => timeout,
-            },
-            phase: phase.to_string(),
-        },
-        ureq::Error::BodyExceedsLimit(limit) => Error::Tableau(proto::Error::TooLarge {
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-        }),
-        ureq::Error::Tls(m) => Error::Tls(m.to_owned()),
-        ureq::Error::Rustls(e) => Error::Tls(e.to_string()),
-        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Error::Timeout {
-            phase: "read".to_owned(),
-            limit: timeout,
-        },
-        ureq::Error::Io(e)
-            if ["certificate", "handshake", "alert", "UnknownIssuer"]
-                .iter()
-                .any(|needle| e.to_string().contains(needle)) =>
-        {
-            Error::Tls(e.to_string())
-        }
-        other => Error::Transport(other.to_string()),
-    }
 }
 
 /// `--verbose`: one line on stderr for a request this tool sent itself: method, path (paths
