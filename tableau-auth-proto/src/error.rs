@@ -127,6 +127,15 @@ pub enum Error {
         /// The server's answer.
         source: Box<Self>,
     },
+    /// The session store a fleet shares ([`crate::FleetConfig`]) could not be used when the
+    /// session needed it: it is unreachable and the policy fails closed
+    /// ([`crate::WhenStoreDown::FailClosed`]), its local sign-ins are used up, or another
+    /// process's sign-in took longer than the wait allows.
+    #[error("the fleet's session store cannot be used: {reason}")]
+    StoreUnavailable {
+        /// What happened (no secret, no URL).
+        reason: String,
+    },
     /// The transport failed on an exchange that another caller of the session ran (its own
     /// error went to that caller); the adapter's description, secrets excluded.
     #[error("the transport failed: {message}")]
@@ -214,6 +223,9 @@ impl Error {
             }
             Self::Transport { message } => Self::Transport {
                 message: redactor.scrub(message),
+            },
+            Self::StoreUnavailable { reason } => Self::StoreUnavailable {
+                reason: redactor.scrub(reason),
             },
             other => other,
         }

@@ -55,6 +55,9 @@ pub enum SignOut {
     AlreadyGone,
     /// There was no session; nothing was sent.
     NotSignedIn,
+    /// The session is a fleet's ([`crate::FleetConfig`]): it was left signed in for the other
+    /// processes and forgotten here; nothing was sent. [`crate::Call::Retire`] ends it for all.
+    LeftToFleet,
 }
 
 /// The server's versions, from `serverinfo` (or the legacy `/auth?format=xml` probe).

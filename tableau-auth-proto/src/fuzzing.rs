@@ -278,7 +278,12 @@ pub fn drive_session(t0: Instant, data: &[u8]) {
 /// either acts or parks, and parked calls are woken by others' progress), the generation only
 /// grows and only with a successful sign-in, and no more than one exchange runs at a time.
 pub fn drive_policy(t0: Instant, data: &[u8]) {
-    use crate::{Action, Call, Inputs, Policy};
+    use crate::{
+        Action, Call, FleetConfig, Inputs, Policy, Record, SharedSession, StoreOp, StoreReply,
+        Version, WhenStoreDown,
+    };
+    /// A record's session as a store would hand it back.
+    const SHARED: &[u8] = br#"{"v":1,"token":"SharedTokenSharedToken","site":"6b7179ba-b82b-4f0f-91ed-812074ac5da6","content_url":"","user":"1a96d216-e9b8-497b-a82a-0b899a965e01","api":"3.25","signed_in":0}"#;
     let mut input = Input { data };
     let mut config = Config::builder("https://tableau.example.com")
         .api_version(ApiVersion::new(3, 25))
@@ -288,13 +293,24 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
         )
         .idle_limit(Duration::from_secs(600))
         .expiry_margin(Duration::from_secs(60));
-    if input.byte().unwrap_or(0) & 1 == 1 {
+    let flags = input.byte().unwrap_or(0);
+    if flags & 1 == 1 {
         config = config.reauthenticate(false);
     }
     let Ok(config) = config.build() else {
         return;
     };
     let mut policy = Policy::new(config, t0);
+    // Shared by a fleet: the store's answers come from the input too.
+    let shared = flags & 2 == 2;
+    if shared {
+        let when = if flags & 4 == 4 {
+            WhenStoreDown::FailClosed
+        } else {
+            WhenStoreDown::SignInLocally { max_sign_ins: 2 }
+        };
+        policy.set_fleet(Some(FleetConfig::new().when_store_down(when)));
+    }
     policy.set_credentials(Some(SignIn::new(
         Credentials::personal_access_token("n", "pat-secret"),
         "",
@@ -309,6 +325,7 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
             3 => Call::Renew,
             4 => Call::Maintain,
             5 => Call::Intent(Intent::CurrentSession),
+            6 if shared => Call::Retire,
             6 => Call::Intent(Intent::SignOut),
             _ => Call::Intent(Intent::SwitchSite(SiteContentUrl::new("Sales"))),
         };
@@ -361,6 +378,39 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
                 } else {
                     let (status, headers) = (response.status(), response.headers());
                     policy.handle_reply(id, &grant, status, headers, Some(response.body()), inputs);
+                }
+            }
+            Action::Store(request) => {
+                let session = || {
+                    policy
+                        .session()
+                        .is_signed_in()
+                        .then(|| SharedSession::decode(SHARED))
+                        .flatten()
+                };
+                let version = Version {
+                    epoch: u128::from(input.byte().unwrap_or(0)),
+                    generation: u64::from(input.byte().unwrap_or(0)),
+                };
+                let reply = match input.byte().unwrap_or(0) % 8 {
+                    0 => None,
+                    1 => Some(StoreReply::Moved(None)),
+                    2 => Some(StoreReply::Moved(Some(Record {
+                        version,
+                        session: SharedSession::decode(input.bytes()).or_else(session),
+                    }))),
+                    3 => Some(StoreReply::Busy),
+                    4 => Some(StoreReply::Published(version)),
+                    5 => Some(StoreReply::Released),
+                    _ => Some(match request.op {
+                        StoreOp::Acquire { .. } => StoreReply::Acquired,
+                        StoreOp::Publish { .. } => StoreReply::Published(version),
+                        _ => StoreReply::Released,
+                    }),
+                };
+                match reply {
+                    Some(reply) => policy.handle_store(id, reply, inputs),
+                    None => policy.store_failed(id, "connection refused", inputs),
                 }
             }
             Action::WaitUntil(at) => {

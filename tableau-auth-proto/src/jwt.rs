@@ -57,6 +57,11 @@ pub struct ConnectedApp {
 }
 
 impl ConnectedApp {
+    /// Who signs in, for a fleet's scope: the app, the secret's ID and the user (no secret).
+    pub(crate) fn fleet_identity(&self) -> String {
+        format!("{}\n{}\n{}", self.client_id, self.secret_id, self.username)
+    }
+
     /// The default JWT lifetime: 5 minutes.
     pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 60);
     /// The default backdating of `iat` and `nbf` to absorb clock skew: 5 seconds.

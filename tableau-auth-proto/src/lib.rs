@@ -265,6 +265,7 @@ pub mod env;
 mod error;
 mod event;
 mod expiry;
+pub mod fleet;
 mod intent;
 #[cfg(feature = "jwt")]
 mod jwt;
@@ -287,6 +288,10 @@ pub use env::CredentialsLookupError;
 pub use error::{ApiError, Error, Misuse, RedirectRefusal, RetryAfter};
 pub use event::{CurrentSession, Event, ServerInfo, SignOut, SignedIn};
 pub use expiry::{Ended, Expiry};
+pub use fleet::{
+    FleetConfig, FleetScope, LockOwner, Record, SharedSession, StoreOp, StoreReply, StoreRequest,
+    Version, WhenStoreDown,
+};
 pub use intent::{
     Credentials, Intent, InvalidLuid, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId,
 };

@@ -78,6 +78,29 @@ pub enum SessionEvent {
         /// The error, secrets scrubbed.
         error: String,
     },
+    /// The policy took the session another process of its fleet signed in (from the store),
+    /// instead of signing in itself.
+    Adopted {
+        /// The adopted session's generation in this policy.
+        generation: u64,
+        /// The store's version of it (epoch prefix and the fleet's generation), for logs.
+        version: String,
+    },
+    /// The fleet's session store failed; the calls go on with the cached token, and a call that
+    /// needs a new session fails or signs in locally ([`crate::WhenStoreDown`]). Reported once per
+    /// outage.
+    StoreUnavailable {
+        /// What failed (no secret).
+        error: String,
+    },
+    /// The fleet's session store answers again.
+    StoreRecovered,
+    /// The store being down, this process signed in on its own: with a PAT, the fleet's
+    /// processes may end each other's sessions until the store is back.
+    FleetSplit {
+        /// The local session's generation.
+        generation: u64,
+    },
     /// The session was signed out.
     SignedOut {
         /// The generation signed out.
@@ -98,6 +121,8 @@ impl SessionEvent {
                 ..
             } | Self::Throttled { .. }
                 | Self::RenewalFailed { .. }
+                | Self::StoreUnavailable { .. }
+                | Self::FleetSplit { .. }
         )
     }
 }
@@ -132,6 +157,24 @@ impl fmt::Display for SessionEvent {
             Self::RenewalFailed { generation, error } => {
                 write!(f, "renewal failed (generation {generation}): {error}")
             }
+            Self::Adopted {
+                generation,
+                version,
+            } => write!(
+                f,
+                "adopted the fleet's session {version} from the store (generation {generation})"
+            ),
+            Self::StoreUnavailable { error } => write!(
+                f,
+                "the fleet's session store is unavailable ({error}): going on with the cached \
+                 session"
+            ),
+            Self::StoreRecovered => f.write_str("the fleet's session store answers again"),
+            Self::FleetSplit { generation } => write!(
+                f,
+                "signed in without the fleet's store (generation {generation}): processes sharing \
+                 the PAT may end each other's sessions until the store is back"
+            ),
             Self::SignedOut {
                 generation,
                 outcome,

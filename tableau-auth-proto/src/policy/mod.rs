@@ -1,5 +1,6 @@
 //! The session policy: every decision about a session that outlives one exchange.
 
+mod fleet;
 mod snapshot;
 mod throttle;
 
@@ -14,12 +15,14 @@ use crate::config::Config;
 use crate::error::{Error, Misuse};
 use crate::event::{Event, SignOut};
 use crate::expiry::Ended;
+use crate::fleet::{FleetConfig, StoreRequest};
 use crate::intent::{Intent, SignIn};
 use crate::lifecycle::{RenewReason, SessionEvent};
 use crate::response::Verdict;
 use crate::secret::Redactor;
 use crate::session::{Session, Step};
 
+use fleet::{Fleet, FleetStep, Phase};
 use snapshot::Pulse;
 pub use snapshot::{Grant, Snapshot};
 use throttle::{Budget, Decision};
@@ -81,6 +84,10 @@ pub enum Call {
     Renew,
     /// The renewal timer: renews the session if it is due ([`Policy::poll_timeout`]).
     Maintain,
+    /// Ends a fleet's shared session for every process ([`Policy::set_fleet`]): signs it out and
+    /// retires the store's record, so that the next use anywhere signs in anew. Without a fleet,
+    /// the same as [`Intent::SignOut`].
+    Retire,
 }
 
 /// What the driver does next for a call.
@@ -92,7 +99,10 @@ pub enum Action {
     /// Send the caller's own request, authorized with this grant, and give the answer to
     /// [`Policy::handle_reply`] unless [`Grant::completes`] says it is final.
     Authorize(Grant),
-    /// Poll again at this instant (a throttle window).
+    /// Run this operation on the fleet's session store and give its answer to
+    /// [`Policy::handle_store`] (or a failure to [`Policy::store_failed`]).
+    Store(StoreRequest),
+    /// Poll again at this instant (a throttle window, or a pause while another process signs in).
     WaitUntil(Instant),
     /// Another call of this policy runs the exchange this one waits for: poll again once it
     /// made progress (after its next `handle_*`, `transport_failed` or `cancel`).
@@ -106,6 +116,7 @@ impl fmt::Debug for Action {
         match self {
             Self::Send(r) => crate::session::debug_send(f, r),
             Self::Authorize(grant) => f.debug_tuple("Authorize").field(grant).finish(),
+            Self::Store(request) => f.debug_tuple("Store").field(&request.op).finish(),
             Self::WaitUntil(at) => f.debug_tuple("WaitUntil").field(at).finish(),
             Self::Wait => f.write_str("Wait"),
             Self::Done(outcome) => f.debug_tuple("Done").field(outcome).finish(),
@@ -181,6 +192,12 @@ struct CallState {
     replayed: bool,
     renewal_tried: bool,
     signed_out_first: bool,
+    /// A sign-out that retires the fleet's record ([`Call::Retire`]).
+    retire: bool,
+    /// Where the call is in the fleet's procedure.
+    fleet: Option<FleetStep>,
+    store_outbox: Option<StoreRequest>,
+    store_pending: bool,
 }
 
 /// The session a call may use, or what it does first (`Then(None)`: decide again).
@@ -284,6 +301,7 @@ pub struct Policy {
     last_failure: Option<(u64, Error)>,
     ended_reported: u64,
     events: VecDeque<SessionEvent>,
+    fleet: Option<Fleet>,
 }
 
 impl fmt::Debug for Policy {
@@ -312,6 +330,7 @@ impl Policy {
             last_failure: None,
             ended_reported: 0,
             events: VecDeque::new(),
+            fleet: None,
         }
     }
 
@@ -320,6 +339,31 @@ impl Policy {
     pub fn set_credentials(&mut self, sign_in: Option<SignIn>) {
         self.sign_in = sign_in;
         self.last_failure = None;
+        self.rescope();
+    }
+
+    /// Shares the session with the other processes of a fleet through a store (or stops
+    /// sharing, with `None`): from now on a call that needs a new session asks the store first
+    /// ([`Action::Store`]), adopts a session another process published, and publishes its own
+    /// sign-ins; the idle limit is left to the server (a lapsed session is signed in again on
+    /// its `401002`), and [`Intent::SignOut`] leaves the session signed in for the others
+    /// ([`crate::SignOut::LeftToFleet`]; [`Call::Retire`] ends it).
+    pub fn set_fleet(&mut self, config: Option<FleetConfig>) {
+        self.session.set_shared(config.is_some());
+        self.fleet = config.map(Fleet::new);
+        self.rescope();
+    }
+
+    /// Whether the session is shared with a fleet ([`Policy::set_fleet`]).
+    pub fn is_shared(&self) -> bool {
+        self.fleet.is_some()
+    }
+
+    fn rescope(&mut self) {
+        if let Some(fleet) = &mut self.fleet {
+            let origin = self.session.config().base.to_string().to_ascii_lowercase();
+            fleet.set_scope(&origin, self.sign_in.as_ref());
+        }
     }
 
     /// Whether credentials are kept.
@@ -361,8 +405,10 @@ impl Policy {
     pub fn begin(&mut self, call: Call) -> CallId {
         let id = CallId(self.next_call);
         self.next_call += 1;
+        let retire = matches!(call, Call::Retire);
         let kind = match call {
             Call::Intent(intent) => Kind::Intent(Box::new(intent)),
+            Call::Retire => Kind::Intent(Box::new(Intent::SignOut)),
             Call::Request => Kind::Request,
             Call::Forward => Kind::Forward,
             Call::Ready => Kind::Ready,
@@ -384,6 +430,10 @@ impl Policy {
                 replayed: false,
                 renewal_tried: false,
                 signed_out_first: false,
+                retire,
+                fleet: None,
+                store_outbox: None,
+                store_pending: false,
             },
         );
         id
@@ -395,10 +445,14 @@ impl Policy {
             let Some(call) = self.calls.get_mut(&id) else {
                 return Action::Done(Outcome::Failed(Misuse::UnknownCall.into()));
             };
+            if let Some(request) = call.store_outbox.take() {
+                call.store_pending = true;
+                return Action::Store(request);
+            }
             if let Some(request) = call.outbox.take() {
                 return Action::Send(request);
             }
-            if call.running.is_some() {
+            if call.running.is_some() || call.store_pending {
                 // Polled before the answer to its request came back: the driver's mistake. The
                 // call ends, and its exchange with it, so that it cannot hold up the others.
                 self.cancel(id);
@@ -414,6 +468,9 @@ impl Policy {
             if let Some(action) = self.step(id, inputs) {
                 if matches!(action, Action::Done(_)) {
                     self.calls.remove(&id);
+                    if self.owner == Some(id) {
+                        self.owner = None;
+                    }
                 }
                 return action;
             }
@@ -530,6 +587,7 @@ impl Policy {
                     message: message.to_owned(),
                 };
                 self.renewal_failed(attempt, &error);
+                self.fleet_sign_in_failed(id);
                 if matches!(reason, Some(RenewReason::Expiring(_))) {
                     // Not fatal, as in `on_error`; pause renewal (counted from the attempt: no
                     // clock here) so that every call does not first wait for a failing sign-in.
@@ -565,6 +623,12 @@ impl Policy {
     /// One decision for the call: an action for the driver, or `None` to decide again.
     fn step(&mut self, id: CallId, inputs: Inputs) -> Option<Action> {
         let call = self.calls.get(&id)?;
+        if let Some(step) = call.fleet
+            && matches!(step.phase, Phase::Waiting(_) | Phase::Locked)
+        {
+            // Waiting for another process's sign-in, or holding the lock for one's own.
+            return self.sign_in(id, step.reason, inputs);
+        }
         match &call.kind {
             Kind::Intent(intent) => match &**intent {
                 Intent::SignIn(sign_in) => {
@@ -574,6 +638,19 @@ impl Policy {
                     let intent =
                         Intent::SignIn(sign_in.clone().mint_inputs(inputs.wall, inputs.random));
                     self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
+                }
+                Intent::SignOut
+                    if !call.retire && self.fleet.as_ref().is_some_and(Fleet::holds) =>
+                {
+                    // The fleet's session outlives this process: forget it here only.
+                    self.session.forget();
+                    self.published = None;
+                    if let Some(fleet) = &mut self.fleet {
+                        fleet.forget();
+                    }
+                    Some(Action::Done(Outcome::Event(Event::SignedOut(
+                        SignOut::LeftToFleet,
+                    ))))
                 }
                 intent @ (Intent::SwitchSite(_) | Intent::CurrentSession) => {
                     let intent = intent.clone();
@@ -695,8 +772,11 @@ impl Policy {
         reason: Option<RenewReason>,
         inputs: Inputs,
     ) -> Option<Action> {
-        if self.owner.is_some() {
+        if self.owner.is_some_and(|owner| owner != id) {
             return Some(Action::Wait);
+        }
+        if let Some(next) = self.fleet_sign_in(id, reason, inputs) {
+            return next;
         }
         let Some(sign_in) = self.sign_in.clone() else {
             return Some(Action::Done(Outcome::Failed(Misuse::NotSignedIn.into())));
@@ -715,7 +795,7 @@ impl Policy {
         attempt: u64,
         inputs: Inputs,
     ) -> Option<Action> {
-        if self.owner.is_some() {
+        if self.owner.is_some_and(|owner| owner != id) {
             return Some(Action::Wait);
         }
         let running = Running {
@@ -755,6 +835,7 @@ impl Policy {
                     None => SessionEvent::SignedIn { generation },
                     Some(reason) => SessionEvent::Renewed { generation, reason },
                 });
+                self.fleet_signed_in(id, inputs);
             }
             Purpose::SignOutFirst => {
                 if let Event::SignedOut(outcome) = event {
@@ -772,6 +853,7 @@ impl Policy {
                 match (&intent, &event) {
                     (Intent::SignIn(sign_in), Event::SignedIn(_)) => {
                         self.sign_in = Some(sign_in.clone());
+                        self.rescope();
                         if let Err(e) = self.publish() {
                             self.finish(id, Outcome::Failed(e));
                             return;
@@ -781,12 +863,20 @@ impl Policy {
                         });
                     }
                     (Intent::SignOut, Event::SignedOut(outcome)) => {
-                        self.sign_in = None;
+                        let retire = self.calls.get(&id).is_some_and(|c| c.retire);
+                        if !retire {
+                            self.sign_in = None;
+                            self.rescope();
+                        }
                         self.signed_out(*outcome);
+                        if retire {
+                            self.fleet_retire(id, inputs);
+                        }
                     }
                     (Intent::SwitchSite(site), Event::SiteSwitched(_)) => {
                         // A later sign-in must land on the new site.
                         self.sign_in = self.sign_in.take().map(|s| s.with_site(site.clone()));
+                        self.rescope();
                         if let Err(e) = self.publish() {
                             self.finish(id, Outcome::Failed(e));
                             return;
@@ -823,6 +913,7 @@ impl Policy {
                 // Not fatal either: the old token goes on, and renewal pauses for as long as
                 // the server asked.
                 Some(e) if proactive => {
+                    self.fleet_sign_in_failed(id);
                     let wait = match &e {
                         Error::Throttled { wait, .. } => *wait,
                         _ => self.session.config().renewal_backoff(),
@@ -832,13 +923,19 @@ impl Policy {
                         self.pulse.pause_renewal_until(at);
                     }
                 }
-                Some(e) => self.finish(id, Outcome::Failed(e)),
+                Some(e) => {
+                    if matches!(running.purpose, Purpose::SignIn(_)) {
+                        self.fleet_sign_in_failed(id);
+                    }
+                    self.finish(id, Outcome::Failed(e));
+                }
             }
             return;
         }
         match running.purpose {
             Purpose::SignIn(reason) => {
                 self.renewal_failed(running.attempt, &error);
+                self.fleet_sign_in_failed(id);
                 if let Some(RenewReason::Expiring(_)) = reason {
                     // Not fatal: the old token may be valid for the margin; pause renewal.
                     let backoff = self.session.config().renewal_backoff();

@@ -8,7 +8,7 @@ mod requests;
 mod urls;
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::header::HeaderName;
 use http::{Method, Request, Response, StatusCode};
@@ -19,7 +19,8 @@ use crate::config::{BaseUrl, Config, Origin};
 use crate::error::{Error, Misuse};
 use crate::event::{Event, SignOut, SignedIn};
 use crate::expiry::{Expiry, RenewalSchedule};
-use crate::intent::{Intent, SignIn, SiteContentUrl, TicketRequest};
+use crate::fleet::SharedSession;
+use crate::intent::{Intent, SignIn, SiteContentUrl, SiteId, TicketRequest, UserId};
 use crate::redirect;
 use crate::response::error_from_response;
 use crate::secret::{AuthToken, Redactor};
@@ -130,6 +131,8 @@ pub struct Session {
     /// A plain-http base answered the anonymous probe without redirecting: it really is plain
     /// http, and secrets may go there (the caller chose an http URL).
     http_checked: bool,
+    /// The session is shared by a fleet: the idle limit is not this process's to estimate.
+    shared: bool,
 }
 
 impl fmt::Debug for Session {
@@ -153,6 +156,7 @@ impl Session {
             active: None,
             exchange: None,
             http_checked: false,
+            shared: false,
         }
     }
 
@@ -413,7 +417,11 @@ impl Session {
         let active = self.active.as_ref()?;
         Some(RenewalSchedule {
             signed_in_at: active.signed_in_at,
-            idle_limit: self.config.idle_limit,
+            idle_limit: if self.shared {
+                Duration::MAX
+            } else {
+                self.config.idle_limit
+            },
             lifetime_at: self
                 .config
                 .lifetime_limit
@@ -421,6 +429,82 @@ impl Session {
             credentials_expire_at: active.info.credentials_expire_at,
             margin: self.config.expiry_margin,
         })
+    }
+
+    /// Marks the session as shared by a fleet ([`crate::FleetConfig`]): other processes use it
+    /// too, so this one's last use says nothing about the server's idle clock, and no renewal is
+    /// scheduled for the idle limit (a lapsed session is signed in again on its `401002`).
+    pub(crate) fn set_shared(&mut self, shared: bool) {
+        self.shared = shared;
+    }
+
+    /// Takes a session another process signed in ([`crate::Policy`] adopting a fleet's record).
+    /// Its deadlines count from its sign-in on the wall clock (`wall` is `now` on that clock).
+    pub(crate) fn adopt(
+        &mut self,
+        shared: &SharedSession,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<(), Error> {
+        if self.exchange.is_some() {
+            return Err(Misuse::ExchangeInFlight.into());
+        }
+        let wall_secs = wall
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let age = Duration::from_secs(wall_secs.saturating_sub(shared.signed_in));
+        let signed_in_at = now.checked_sub(age).unwrap_or(now);
+        let credentials_expire_at = shared.credentials_expire.map(|at| {
+            now.checked_add(Duration::from_secs(at.saturating_sub(wall_secs)))
+                .unwrap_or(now)
+        });
+        let info = SignedIn {
+            site_id: SiteId::from_server(&shared.site_id),
+            site_content_url: SiteContentUrl::from(shared.site_content_url.as_str()),
+            user_id: UserId::from_server(&shared.user_id),
+            api_version: shared.api_version,
+            credentials_expire_at,
+            moved_to: None,
+        };
+        if self.version.is_none() {
+            self.version = Some(shared.api_version);
+        }
+        self.active = Some(Active {
+            token: shared.token.clone(),
+            info,
+            signed_in_at,
+            last_used: signed_in_at,
+        });
+        Ok(())
+    }
+
+    /// The signed-in session as a fleet shares it; `wall` is the sign-in's time on the wall
+    /// clock.
+    pub(crate) fn to_shared(&self, wall: SystemTime, now: Instant) -> Option<SharedSession> {
+        let active = self.active.as_ref()?;
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).ok();
+        let age = now.saturating_duration_since(active.signed_in_at);
+        let signed_in = secs(wall.checked_sub(age).unwrap_or(wall))?;
+        let credentials_expire = active.info.credentials_expire_at.and_then(|at| {
+            let ahead = at.saturating_duration_since(now);
+            wall.checked_add(ahead).and_then(secs)
+        });
+        Some(SharedSession {
+            token: active.token.clone(),
+            site_id: active.info.site_id.as_str().to_owned(),
+            site_content_url: active.info.site_content_url.as_str().to_owned(),
+            user_id: active.info.user_id.as_str().to_owned(),
+            api_version: active.info.api_version,
+            signed_in,
+            credentials_expire,
+        })
+    }
+
+    /// Forgets the session without signing it out (a fleet's session stays signed in for the
+    /// other processes).
+    pub(crate) fn forget(&mut self) {
+        self.active = None;
     }
 
     /// Whether the base is plain http and not yet known to stay so. Before a secret goes to
