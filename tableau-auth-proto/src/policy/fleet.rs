@@ -487,19 +487,33 @@ mod tests {
     use crate::secret::ExposeSecret;
 
     /// The store's contract, in memory: what the Redis scripts do, for the decisions' tests.
+    /// (One fleet's record and lock at a time: another scope swaps them in.)
     #[derive(Default)]
     struct Model {
         record: Option<(Version, Option<Vec<u8>>)>,
         lock: Option<LockOwner>,
         down: bool,
         sign_ins: u32,
+        scope: Vec<u8>,
+        others: std::collections::HashMap<
+            Vec<u8>,
+            (Option<(Version, Option<Vec<u8>>)>, Option<LockOwner>),
+        >,
     }
 
     impl Model {
-        fn run(&mut self, op: StoreOp) -> Option<StoreReply> {
+        fn run(&mut self, request: StoreRequest) -> Option<StoreReply> {
             if self.down {
                 return None;
             }
+            let scope = request.scope.identity().to_vec();
+            if self.scope != scope {
+                let mine = (self.record.take(), self.lock.take());
+                let old = std::mem::replace(&mut self.scope, scope.clone());
+                self.others.insert(old, mine);
+                (self.record, self.lock) = self.others.remove(&scope).unwrap_or_default();
+            }
+            let op = request.op;
             let current = self.record.as_ref().map(|(v, _)| *v);
             let moved = |record: &Option<(Version, Option<Vec<u8>>)>| {
                 StoreReply::Moved(record.as_ref().map(|(version, bytes)| Record {
@@ -590,7 +604,7 @@ mod tests {
         for _ in 0..10_000 {
             let inputs = Inputs::new(*clock, SystemTime::UNIX_EPOCH, [store.sign_ins as u8; 16]);
             match policy.poll(id, inputs) {
-                Action::Store(request) => match store.run(request.op) {
+                Action::Store(request) => match store.run(request) {
                     Some(reply) => policy.handle_store(id, reply, inputs),
                     None => policy.store_failed(id, "connection refused", inputs),
                 },
@@ -656,8 +670,12 @@ mod tests {
     #[test]
     fn a_busy_lock_is_waited_out_and_a_dead_holders_lock_taken_over() {
         let mut clock = Instant::now();
+        let etl = SignIn::new(Credentials::personal_access_token("etl", "pat-secret"), "");
         let mut store = Model {
             lock: Some(LockOwner([0xee; 16])),
+            scope: FleetScope::new("https://tableau.example.com", &etl)
+                .identity()
+                .to_vec(),
             ..Model::default()
         };
         let mut a = policy(clock, FleetConfig::new().max_wait(Duration::from_secs(3)));
@@ -739,7 +757,7 @@ mod tests {
                 );
                 match p.poll(id, inputs) {
                     Action::Store(request) => {
-                        let reply = store.run(request.op).unwrap();
+                        let reply = store.run(request).unwrap();
                         p.handle_store(id, reply, inputs);
                     }
                     Action::Send(_) => {
@@ -805,6 +823,36 @@ mod tests {
         ));
         assert_eq!(store.sign_ins, 2);
         assert!(store.record.is_some(), "published once the store is back");
+    }
+
+    #[test]
+    fn an_explicit_sign_in_adopts_the_fleets_session() {
+        let mut clock = Instant::now();
+        let mut store = Model::default();
+        let mut a = policy(clock, FleetConfig::new());
+        drive(&mut a, &mut store, Call::Request, &mut clock);
+        let mut b = policy(clock, FleetConfig::new());
+        b.set_credentials(None);
+        let sign_in = SignIn::new(Credentials::personal_access_token("etl", "pat-secret"), "");
+        let out = drive(
+            &mut b,
+            &mut store,
+            Call::Intent(Intent::SignIn(sign_in)),
+            &mut clock,
+        );
+        assert!(matches!(out, Outcome::Event(Event::SignedIn(_))), "{out:?}");
+        assert_eq!(store.sign_ins, 1, "adopted, not signed in again");
+        assert_eq!(token_of(&a), token_of(&b));
+        // Another PAT is another fleet: its own sign-in.
+        let other = SignIn::new(Credentials::personal_access_token("other", "pat-2"), "");
+        let out = drive(
+            &mut b,
+            &mut store,
+            Call::Intent(Intent::SignIn(other)),
+            &mut clock,
+        );
+        assert!(matches!(out, Outcome::Event(Event::SignedIn(_))), "{out:?}");
+        assert_eq!(store.sign_ins, 2);
     }
 
     #[test]

@@ -359,6 +359,26 @@ impl Policy {
         self.fleet.is_some()
     }
 
+    /// Keeps an explicit sign-in's credentials for a fleet; a session held for other
+    /// credentials (another fleet) is forgotten, not signed out.
+    fn keep_for_fleet(&mut self, sign_in: SignIn) {
+        let origin = self.session.config().base.to_string().to_ascii_lowercase();
+        let same = self.sign_in.as_ref().is_some_and(|kept| {
+            crate::fleet::FleetScope::new(&origin, kept).identity()
+                == crate::fleet::FleetScope::new(&origin, &sign_in).identity()
+        });
+        if !same {
+            self.session.forget();
+            self.published = None;
+            if let Some(fleet) = &mut self.fleet {
+                fleet.forget();
+            }
+            self.last_failure = None;
+        }
+        self.sign_in = Some(sign_in);
+        self.rescope();
+    }
+
     fn rescope(&mut self) {
         if let Some(fleet) = &mut self.fleet {
             let origin = self.session.config().base.to_string().to_ascii_lowercase();
@@ -631,6 +651,18 @@ impl Policy {
         }
         match &call.kind {
             Kind::Intent(intent) => match &**intent {
+                Intent::SignIn(sign_in) if self.fleet.is_some() => {
+                    // A fleet's sign-in adopts the fleet's session when there is one: signing
+                    // in anew would end it for every other process (one session per PAT).
+                    let sign_in = sign_in.clone();
+                    self.keep_for_fleet(sign_in);
+                    match self.live_session(id, inputs) {
+                        Live::Use(snapshot) => Some(Action::Done(Outcome::Event(Event::SignedIn(
+                            snapshot.signed_in().clone(),
+                        )))),
+                        Live::Then(next) => next,
+                    }
+                }
                 Intent::SignIn(sign_in) => {
                     if !call.signed_out_first && self.session.is_signed_in() {
                         return self.start(id, Intent::SignOut, Purpose::SignOutFirst, 0, inputs);
