@@ -487,18 +487,17 @@ mod tests {
     use crate::secret::ExposeSecret;
 
     /// The store's contract, in memory: what the Redis scripts do, for the decisions' tests.
+    type Stored = (Version, Option<Vec<u8>>);
+
     /// (One fleet's record and lock at a time: another scope swaps them in.)
     #[derive(Default)]
     struct Model {
-        record: Option<(Version, Option<Vec<u8>>)>,
+        record: Option<Stored>,
         lock: Option<LockOwner>,
         down: bool,
         sign_ins: u32,
         scope: Vec<u8>,
-        others: std::collections::HashMap<
-            Vec<u8>,
-            (Option<(Version, Option<Vec<u8>>)>, Option<LockOwner>),
-        >,
+        others: std::collections::HashMap<Vec<u8>, (Option<Stored>, Option<LockOwner>)>,
     }
 
     impl Model {
