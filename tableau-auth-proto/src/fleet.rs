@@ -355,6 +355,12 @@ pub struct Record {
 pub struct LockOwner(pub(crate) [u8; 16]);
 
 impl LockOwner {
+    /// An owner from 16 random bytes (the policy makes its own from [`crate::Inputs::random`];
+    /// this is for a store's tests and for drivers of their own).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
     /// The owner as 32 lowercase hex digits, the value the store keeps.
     pub fn to_hex(self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()

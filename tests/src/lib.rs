@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fake;
+pub mod redis_server;
 pub mod sentinel;
 pub mod sim;
 pub mod support;
