@@ -49,6 +49,11 @@ pub struct ClientBuilder {
     reauthenticate: bool,
     renew_before_expiry: bool,
     on_event: Option<EventCallback>,
+    #[cfg(feature = "redis")]
+    store: Option<(
+        tableau_auth_redis::RedisStore,
+        tableau_auth_proto::FleetConfig,
+    )>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -243,6 +248,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares the session with every process that uses the same store and credentials (a
+    /// fleet of workers with one PAT): the first to need a session signs in and publishes it,
+    /// the others adopt it; a rejected or expiring session is replaced once for the whole fleet.
+    /// The hot path never touches the store. `fleet` tunes the sign-in lock and what happens
+    /// when the store is down (see [`tableau_auth_proto::FleetConfig`]).
+    ///
+    /// ```no_run
+    /// use tableau_auth_hyper::Client;
+    /// use tableau_auth_proto::{Credentials, FleetConfig, SignIn};
+    /// use tableau_auth_redis::RedisStore;
+    ///
+    /// let client = Client::builder("https://tableau.example.com")
+    ///     .sign_in(SignIn::new(Credentials::personal_access_token("etl", "s3cret"), "Finance"))
+    ///     .session_store(RedisStore::open("redis://127.0.0.1:6379")?, FleetConfig::new())
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn session_store(
+        mut self,
+        store: tableau_auth_redis::RedisStore,
+        fleet: tableau_auth_proto::FleetConfig,
+    ) -> Self {
+        self.store = Some((store, fleet));
+        self
+    }
+
     /// Receives every [`SessionEvent`] (in addition to `tracing`), in order, on a task of the
     /// client (usually the one that caused it). It may use the client; it should be quick.
     pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
@@ -291,8 +323,15 @@ impl ClientBuilder {
         )?;
         let mut policy = Policy::new(config, Instant::now());
         policy.set_credentials(self.sign_in);
+        #[cfg(feature = "redis")]
+        let store = self.store.map(|(store, fleet)| {
+            policy.set_fleet(Some(fleet));
+            store
+        });
+        #[cfg(not(feature = "redis"))]
+        let store = None;
         Ok(Client {
-            shared: Arc::new(Shared::new(policy, transport, self.on_event)),
+            shared: Arc::new(Shared::new(policy, transport, self.on_event, store)),
         })
     }
 }
@@ -344,6 +383,8 @@ impl Client {
             reauthenticate: true,
             renew_before_expiry: true,
             on_event: None,
+            #[cfg(feature = "redis")]
+            store: None,
         }
     }
 
@@ -479,6 +520,17 @@ impl Client {
     /// share one sign-in) and returns the new snapshot.
     pub async fn renew(&self) -> Result<Arc<Snapshot>, Error> {
         self.session(Call::Renew).await
+    }
+
+    /// Ends a fleet's shared session for every process ([`ClientBuilder::session_store`]):
+    /// signs it out and retires the store's record, so that the next use anywhere signs in
+    /// anew. Without a store, the same as [`Client::sign_out`] (a fleet's
+    /// [`Client::sign_out`] leaves the session signed in for the other processes).
+    pub async fn retire(&self) -> Result<SignOut, Error> {
+        match self.outcome(Call::Retire).await? {
+            Outcome::Event(Event::SignedOut(outcome)) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Signs out and forgets the credentials. A session the server already dropped is

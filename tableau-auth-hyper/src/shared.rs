@@ -33,7 +33,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use tableau_auth_proto::http::{HeaderMap, Request, Response, StatusCode};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
-use tableau_auth_proto::{Action, Call, CallId, Grant, Inputs, Outcome, Policy, Session, Snapshot};
+use tableau_auth_proto::{
+    Action, Call, CallId, Grant, Inputs, Outcome, Policy, Session, Snapshot, StoreReply,
+    StoreRequest,
+};
 use tokio::sync::Notify;
 
 use crate::error::Error;
@@ -159,7 +162,15 @@ pub(crate) struct Shared {
     pub(crate) published: Arc<Notify>,
     outbox: Mutex<Outbox>,
     on_event: Option<EventCallback>,
+    /// The fleet's session store, when the session is shared across processes.
+    store: Option<Store>,
 }
+
+#[cfg(feature = "redis")]
+pub(crate) type Store = tableau_auth_redis::RedisStore;
+/// Without the `redis` feature there is no store to configure.
+#[cfg(not(feature = "redis"))]
+pub(crate) type Store = std::convert::Infallible;
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,6 +201,7 @@ impl Shared {
         policy: Policy,
         transport: Transport,
         on_event: Option<EventCallback>,
+        store: Option<Store>,
     ) -> Self {
         Self {
             transport,
@@ -199,6 +211,21 @@ impl Shared {
             published: Arc::new(Notify::new()),
             outbox: Mutex::new(Outbox::default()),
             on_event,
+            store,
+        }
+    }
+
+    /// Runs one operation of the fleet's store; a failure as the message the policy keeps.
+    async fn store(&self, request: &StoreRequest) -> Result<StoreReply, String> {
+        match &self.store {
+            #[cfg(feature = "redis")]
+            Some(store) => store.execute(request).await.map_err(|e| e.to_string()),
+            #[cfg(not(feature = "redis"))]
+            Some(never) => match *never {},
+            None => {
+                let _ = request;
+                Err("no session store is configured".to_owned())
+            }
         }
     }
 
@@ -365,6 +392,15 @@ impl Shared {
                             failure = Some(e);
                         }
                     }
+                }
+                Action::Store(request) => {
+                    let reply = self.store(&request).await;
+                    let inputs = readings()?;
+                    match reply {
+                        Ok(reply) => self.with_policy(|p| p.handle_store(id, reply, inputs)),
+                        Err(e) => self.with_policy(|p| p.store_failed(id, &e, inputs)),
+                    }
+                    self.progress.notify_waiters();
                 }
                 Action::WaitUntil(at) => tokio::time::sleep_until(at.into()).await,
                 Action::Wait => woken.await,

@@ -13,8 +13,8 @@ use tableau_auth_proto::http::{Method, Request, Response, StatusCode};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
 use tableau_auth_proto::{
     Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Intent, Outcome,
-    Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, TicketRequest,
-    TrustedTicket,
+    Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, StoreReply,
+    StoreRequest, TicketRequest, TrustedTicket,
 };
 use ureq::Agent;
 use ureq::unversioned::transport::DefaultConnector;
@@ -85,9 +85,41 @@ pub struct ClientBuilder {
     expiry_margin: Option<Duration>,
     callback: Callback,
     on_request: RequestHook,
+    #[cfg(feature = "redis")]
+    store: Option<(
+        tableau_auth_redis::RedisStore,
+        tableau_auth_proto::FleetConfig,
+    )>,
 }
 
 impl ClientBuilder {
+    /// Shares the session with every process that uses the same store and credentials (cron
+    /// jobs, workers and services with one PAT): a process adopts the session another one
+    /// published instead of signing in (which would end it for all), and a rejected or expiring
+    /// session is replaced once for the whole fleet. [`Client::sign_in`] adopts the fleet's
+    /// session when there is one, and [`Client::sign_out`] (or a guard's drop) leaves it
+    /// signed in for the others; [`Client::retire`] ends it. Requests never touch the store.
+    ///
+    /// ```no_run
+    /// use tableau_auth_redis::RedisStore;
+    /// use tableau_auth_ureq::{Client, proto::{Credentials, FleetConfig, SignIn}};
+    ///
+    /// let mut client = Client::builder("https://tableau.example.com")
+    ///     .session_store(RedisStore::open("redis://127.0.0.1:6379")?, FleetConfig::new())
+    ///     .build()?;
+    /// client.sign_in(SignIn::new(Credentials::personal_access_token("etl", "s3cret"), ""))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn session_store(
+        mut self,
+        store: tableau_auth_redis::RedisStore,
+        fleet: tableau_auth_proto::FleetConfig,
+    ) -> Self {
+        self.store = Some((store, fleet));
+        self
+    }
+
     /// Receives every [`SessionEvent`] of the client, as the core's [`Policy`] reports them:
     /// sign-ins, renewals (with the reason), sessions the server ended (superseded or expired),
     /// waits on 429/503, failed renewals, sign-outs. Called on the caller's thread, inside the
@@ -325,9 +357,18 @@ impl ClientBuilder {
             .build();
         let resolver = CachingResolver::new(self.lookup, self.dns_cache);
         let agent = Agent::with_parts(agent_config, DefaultConnector::new(), resolver);
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut policy = Policy::new(config, Instant::now());
+        #[cfg(feature = "redis")]
+        let store = self.store.map(|(store, fleet)| {
+            policy.set_fleet(Some(fleet));
+            store
+        });
         Ok(Client {
             agent,
-            policy: Policy::new(config, Instant::now()),
+            policy,
+            #[cfg(feature = "redis")]
+            store,
             limits: Limits {
                 connect: self.connect_timeout,
                 read: self.read_timeout,
@@ -370,6 +411,8 @@ pub struct Client {
     callback: Callback,
     on_request: RequestHook,
     entropy: Entropy,
+    #[cfg(feature = "redis")]
+    store: Option<tableau_auth_redis::RedisStore>,
 }
 
 /// How a driven call ended.
@@ -402,6 +445,8 @@ impl Client {
             expiry_margin: None,
             callback: Callback::default(),
             on_request: RequestHook::default(),
+            #[cfg(feature = "redis")]
+            store: None,
         }
     }
 
@@ -460,6 +505,27 @@ impl Client {
             Event::SignedOut(outcome) => Ok(outcome),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Ends a fleet's shared session for every process ([`ClientBuilder::session_store`]):
+    /// signs it out and retires the store's record, so that the next use anywhere signs in
+    /// anew. Without a store, the same as [`Client::sign_out`].
+    pub fn retire(&mut self) -> Result<SignOut, Error> {
+        match self.run(Call::Retire, None)? {
+            Finished::Event(Event::SignedOut(outcome)) => Ok(outcome),
+            Finished::Event(other) => Err(unexpected(&other)),
+            Finished::Reply(_) => Err(internal("an answer to a request the caller never made")),
+        }
+    }
+
+    /// Runs one operation of the fleet's store; a failure as the message the policy keeps.
+    fn store(&self, request: &StoreRequest) -> Result<StoreReply, String> {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            return store.execute_blocking(request).map_err(|e| e.to_string());
+        }
+        let _ = request;
+        Err("no session store is configured".to_owned())
     }
 
     /// Signs out a token saved elsewhere (by another process).
@@ -600,6 +666,14 @@ impl Client {
                             self.policy.transport_failed(id, &e.to_string());
                             transport_error = Some(e);
                         }
+                    }
+                }
+                Action::Store(request) => {
+                    let reply = self.store(&request);
+                    let inputs = self.entropy.inputs()?;
+                    match reply {
+                        Ok(reply) => self.policy.handle_store(id, reply, inputs),
+                        Err(e) => self.policy.store_failed(id, &e, inputs),
                     }
                 }
                 Action::WaitUntil(at) => {

@@ -30,9 +30,10 @@ use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 use serde_json::Value;
+use tableau_auth_redis::RedisStore;
 use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_ureq::proto::{
-    ApiVersion, ConnectedApp, Credentials, SignIn, SignOut, SignedIn, TicketRequest,
+    ApiVersion, ConnectedApp, Credentials, FleetConfig, SignIn, SignOut, SignedIn, TicketRequest,
 };
 use tableau_auth_ureq::{Client, SignOutGuard};
 
@@ -184,12 +185,21 @@ fn run(cli: &Cli, flags: bool, out: Out) -> Result<(), Failure> {
             let mut client = client(options)?;
             let outcome = client.sign_out_token(token).map_err(during("sign-out"))?;
             note_moved(&client);
-            let outcome = match outcome {
-                SignOut::Confirmed => "confirmed",
-                SignOut::AlreadyGone => "already_gone",
-                _ => "not_signed_in",
-            };
-            out.fields(vec![("signed_out", outcome.into())])
+            out.fields(vec![("signed_out", sign_out_name(outcome).into())])
+        }
+        Command::Retire => {
+            if options.session_store.is_none() {
+                return Err(Failure::Usage(
+                    "retire ends a fleet's shared session: give --session-store URL (or set \
+                     TABLEAU_SESSION_STORE); to end a saved token, use sign-out"
+                        .to_owned(),
+                ));
+            }
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            client.sign_in(sign_in).map_err(during("sign-in"))?;
+            let outcome = client.retire().map_err(during("retire"))?;
+            out.fields(vec![("signed_out", sign_out_name(outcome).into())])
         }
         Command::Ticket {
             user,
@@ -206,6 +216,16 @@ fn run(cli: &Cli, flags: bool, out: Out) -> Result<(), Failure> {
             note_moved(&client);
             out.only("ticket", ticket.value().expose_secret())
         }
+    }
+}
+
+/// How a sign-out ended, as the output names it.
+fn sign_out_name(outcome: SignOut) -> &'static str {
+    match outcome {
+        SignOut::Confirmed => "confirmed",
+        SignOut::AlreadyGone => "already_gone",
+        SignOut::LeftToFleet => "left_to_fleet",
+        _ => "not_signed_in",
     }
 }
 
@@ -390,6 +410,19 @@ fn client(options: &Options) -> Result<Client, Failure> {
         // The core's policy waits out a throttled exchange (sign-in, whoami, sign-out, …) as
         // Retry-After asks, but never longer than --timeout in all for each.
         .retries(3, timeout);
+    if let Some(url) = options
+        .session_store
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let store =
+            RedisStore::open(url).map_err(|e| Failure::Usage(format!("--session-store: {e}")))?;
+        // The lock outlives the longest sign-in: a version probe, a redirect and the sign-in,
+        // each within --timeout.
+        let fleet = FleetConfig::new().lock_ttl(timeout.saturating_mul(3));
+        builder = builder.session_store(store, fleet);
+    }
     if let Some(text) = options
         .api_version
         .as_deref()

@@ -20,8 +20,14 @@ Secrets come only from the environment, never from flags:
                                 (TABLEAU_CONNECTED_APP_SECRET, its old name, still works)
   TABLEAU_AUTH_TOKEN            a session token (from `token`): whoami uses it, sign-out ends it
 Settings may come from the environment too (a flag wins): TABLEAU_SERVER, TABLEAU_SITE,
-TABLEAU_API_VERSION, TABLEAU_CA_FILE, TABLEAU_PAT_NAME. The server URL carries no user name
-or password: credentials in it are refused.
+TABLEAU_API_VERSION, TABLEAU_CA_FILE, TABLEAU_PAT_NAME, TABLEAU_SESSION_STORE. The server
+URL carries no user name or password: credentials in it are refused.
+
+One session for a fleet (one PAT allows one live session; a second sign-in ends the first):
+  export TABLEAU_SESSION_STORE=redis://127.0.0.1:6379  # the services' store
+  tableau-auth token                                   # adopts the fleet's session
+token, whoami and sign-in then adopt the session the fleet shares (signing in and sharing
+one only when there is none), and never sign it out; `retire` ends it for everyone.
 
 Commands that sign in (sign-in, whoami, switch-site, token) need exactly one kind of
 credentials. sign-in, whoami and switch-site always sign out before exiting, even when a
@@ -158,6 +164,19 @@ pub(crate) struct Options {
     )]
     pub(crate) timeout: u64,
 
+    /// Share one session with every process using this Redis and the same credentials
+    /// (redis:// or rediss://): token, whoami and sign-in adopt the fleet's session (signing
+    /// in only when there is none) and never sign it out; retire ends it. Prefer the
+    /// environment variable when the URL carries a password
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TABLEAU_SESSION_STORE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) session_store: Option<String>,
+
     /// Machine-readable output: exactly one JSON object on stdout
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -266,6 +285,9 @@ pub(crate) enum Command {
     Token,
     /// Sign out the session whose token is in TABLEAU_AUTH_TOKEN
     SignOut,
+    /// End the fleet's shared session for every process (--session-store): sign it out and
+    /// retire the store's record, so that the next use anywhere signs in anew
+    Retire,
     /// Ask Tableau Server for a trusted ticket and print only the ticket (no sign-in)
     Ticket {
         /// The user the ticket is for (DOMAIN\user with multi-domain Active Directory)

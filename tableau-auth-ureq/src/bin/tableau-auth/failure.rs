@@ -280,6 +280,12 @@ fn core_report(e: &proto::Error) -> Report {
         // The sign-in made again for the call failed: reported as that failure (401001, …).
         E::SignInFailed(source) => prefixed(core_report(source), "signing in again failed"),
         E::Transport { .. } => Report::new(4, "transport", "transport failure", e.to_string()),
+        E::StoreUnavailable { .. } => Report::new(
+            4,
+            "session_store",
+            "session store unavailable",
+            format!("{e} (--session-store)"),
+        ),
         _ if e.code().is_some() => Report {
             code: e.code().map(str::to_owned),
             ..Report::new(3, "api", "refused", e.to_string())
