@@ -6,11 +6,14 @@
 //! Concurrent calls are interleaved one step at a time (one poll and its exchange), round-robin,
 //! so that N calls can all be rejected before any of them signs in again, as N tasks would.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{Request, Response};
 use tableau_auth_proto::lifecycle::SessionEvent;
-use tableau_auth_proto::{Action, Call, CallId, Config, Inputs, Outcome, Policy};
+use tableau_auth_proto::{
+    Action, Call, CallId, Config, FleetConfig, Inputs, Outcome, Policy, StoreReply, StoreRequest,
+};
 
 use crate::fake::FakeServer;
 
@@ -44,11 +47,15 @@ enum State {
     Done(Box<Finished>),
 }
 
+/// Runs a fleet's store operation ([`Sim::share`]): the answer, or the failure's message.
+pub type Store = Box<dyn FnMut(&StoreRequest) -> Result<StoreReply, String> + Send>;
+
 /// The core's policy, driven on simulated time against a fake server.
 pub struct Sim {
-    /// The world.
-    pub fake: FakeServer,
+    /// The world (shared with other simulated processes of a fleet).
+    pub fake: Arc<FakeServer>,
     policy: Policy,
+    store: Option<Store>,
     now: Instant,
     wall: SystemTime,
     counter: u64,
@@ -60,12 +67,13 @@ pub struct Sim {
 
 impl Sim {
     /// A policy for `config` (built for the fake's base URL), driven against `fake`.
-    pub fn new(fake: FakeServer, config: Config) -> Self {
+    pub fn new(fake: impl Into<Arc<FakeServer>>, config: Config) -> Self {
         #[allow(clippy::disallowed_methods)] // the origin of simulated time
         let now = Instant::now();
         Self {
-            fake,
+            fake: fake.into(),
             policy: Policy::new(config, now),
+            store: None,
             now,
             wall: SystemTime::now(),
             counter: 0,
@@ -77,6 +85,13 @@ impl Sim {
     /// The policy (read-only between calls, and for setting credentials).
     pub fn policy(&mut self) -> &mut Policy {
         &mut self.policy
+    }
+
+    /// Shares the session with a fleet through `store` (a real store: its operations run as
+    /// they come, outside simulated time).
+    pub fn share(&mut self, fleet: FleetConfig, store: Store) {
+        self.policy.set_fleet(Some(fleet));
+        self.store = Some(store);
     }
 
     /// The policy's generation.
@@ -238,6 +253,19 @@ impl Sim {
                         self.policy.transport_failed(call.id, &e);
                         call.transport_error = Some(e);
                     }
+                }
+                call.state = State::Ready;
+                true
+            }
+            Action::Store(request) => {
+                let reply = match &mut self.store {
+                    Some(store) => store(&request),
+                    None => Err("no store".to_owned()),
+                };
+                let inputs = self.inputs();
+                match reply {
+                    Ok(reply) => self.policy.handle_store(call.id, reply, inputs),
+                    Err(e) => self.policy.store_failed(call.id, &e, inputs),
                 }
                 call.state = State::Ready;
                 true

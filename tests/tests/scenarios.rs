@@ -11,6 +11,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tableau_auth_proto::FleetConfig;
+use tableau_auth_redis::RedisStore;
+use tableau_auth_tests::redis_server::RedisServer;
+
 use tableau_auth_proto::lifecycle::{RenewReason, SessionEvent};
 use tableau_auth_proto::{
     Call, Config, Ended, Event, Format, Intent, Outcome, SignIn, SignOut, http,
@@ -35,6 +39,7 @@ struct Failure {
     ended: Option<Ended>,
     throttled: bool,
     sign_in_failed: bool,
+    store_unavailable: bool,
     text: String,
 }
 
@@ -47,6 +52,7 @@ impl Failure {
             ended: e.ended(),
             throttled: matches!(e, E::Throttled { .. }),
             sign_in_failed: matches!(e, E::SignInFailed(_)),
+            store_unavailable: matches!(e, E::StoreUnavailable { .. }),
             text: e.to_string(),
         }
     }
@@ -58,6 +64,7 @@ impl Failure {
             ended: None,
             throttled: false,
             sign_in_failed: false,
+            store_unavailable: false,
             text,
         }
     }
@@ -78,6 +85,17 @@ type Res<T> = Result<T, Failure>;
 struct Setup {
     idle_limit: Option<Duration>,
     margin: Option<Duration>,
+    /// Share the session through the Redis on this loopback port.
+    redis_port: Option<u16>,
+}
+
+impl Setup {
+    /// The fleet's store, if the setup shares the session.
+    fn store(&self) -> Option<RedisStore> {
+        self.redis_port.map(|port| {
+            RedisStore::open(&format!("redis://127.0.0.1:{port}")).expect("a store URL")
+        })
+    }
 }
 
 /// Builds the driver under test.
@@ -86,6 +104,8 @@ type Make<'a> = &'a dyn Fn(Setup) -> Box<dyn Driver>;
 trait Driver {
     fn name(&self) -> &'static str;
     fn fake(&self) -> &FakeServer;
+    /// Another driver of the same kind on the same fake: another process of a fleet.
+    fn peer(&self, setup: Setup) -> Box<dyn Driver>;
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()>;
     /// A site-scoped GET of the caller's own; the status of a success.
     fn get(&mut self, path: &str) -> Res<u16>;
@@ -117,8 +137,10 @@ fn config(base: &str, setup: Setup) -> tableau_auth_proto::ConfigBuilder {
     config
 }
 
-fn fake() -> FakeServer {
-    FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::default()).expect("fake")
+fn fake() -> Arc<FakeServer> {
+    Arc::new(
+        FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::default()).expect("fake"),
+    )
 }
 
 // ----- the in-core driver on simulated time ---------------------------------------------------
@@ -127,9 +149,19 @@ struct SimDriver(Sim);
 
 impl SimDriver {
     fn new(setup: Setup) -> Self {
-        let fake = fake();
+        Self::on(fake(), setup)
+    }
+
+    fn on(fake: Arc<FakeServer>, setup: Setup) -> Self {
         let config = config(fake.base_url(), setup).build().expect("config");
-        Self(Sim::new(fake, config))
+        let mut sim = Sim::new(fake, config);
+        if let Some(store) = setup.store() {
+            sim.share(
+                FleetConfig::new(),
+                Box::new(move |request| store.execute_blocking(request).map_err(|e| e.to_string())),
+            );
+        }
+        Self(sim)
     }
 
     fn own_get(&mut self, path: &str) -> Res<http::Request<Vec<u8>>> {
@@ -173,6 +205,9 @@ impl Driver for SimDriver {
     }
     fn fake(&self) -> &FakeServer {
         &self.0.fake
+    }
+    fn peer(&self, setup: Setup) -> Box<dyn Driver> {
+        Box::new(Self::on(self.0.fake.clone(), setup))
     }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
         self.event(Intent::SignIn(sign_in)).map(|_| ())
@@ -240,12 +275,15 @@ macro_rules! configured {
         if let Some(margin) = $setup.margin {
             builder = builder.expiry_margin(margin);
         }
+        if let Some(store) = $setup.store() {
+            builder = builder.session_store(store, FleetConfig::new());
+        }
         builder
     }};
 }
 
 struct Blocking {
-    fake: FakeServer,
+    fake: Arc<FakeServer>,
     client: tableau_auth_ureq::Client,
     events: EventLog,
 }
@@ -259,7 +297,10 @@ fn ureq_failure(e: &tableau_auth_ureq::Error) -> Failure {
 
 impl Blocking {
     fn new(setup: Setup) -> Self {
-        let fake = fake();
+        Self::on(fake(), setup)
+    }
+
+    fn on(fake: Arc<FakeServer>, setup: Setup) -> Self {
         let events = EventLog::default();
         let builder = configured!(tableau_auth_ureq::Client, &fake, setup, &events);
         let client = builder.build().expect("client");
@@ -277,6 +318,9 @@ impl Driver for Blocking {
     }
     fn fake(&self) -> &FakeServer {
         &self.fake
+    }
+    fn peer(&self, setup: Setup) -> Box<dyn Driver> {
+        Box::new(Self::on(self.fake.clone(), setup))
     }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
         self.client
@@ -334,7 +378,7 @@ fn hyper_failure(e: &tableau_auth_hyper::Error) -> Failure {
 }
 
 struct Async {
-    fake: FakeServer,
+    fake: Arc<FakeServer>,
     client: tableau_auth_hyper::Client,
     events: EventLog,
     /// Send the caller's own requests through the tower layer instead of `Client::send`.
@@ -343,7 +387,10 @@ struct Async {
 
 impl Async {
     fn new(setup: Setup, tower: bool) -> Self {
-        let fake = fake();
+        Self::on(fake(), setup, tower)
+    }
+
+    fn on(fake: Arc<FakeServer>, setup: Setup, tower: bool) -> Self {
         let events = EventLog::default();
         let builder = configured!(tableau_auth_hyper::Client, &fake, setup, &events);
         let client = runtime().block_on(async { builder.build().expect("client") });
@@ -389,6 +436,9 @@ impl Driver for Async {
     }
     fn fake(&self) -> &FakeServer {
         &self.fake
+    }
+    fn peer(&self, setup: Setup) -> Box<dyn Driver> {
+        Box::new(Self::on(self.fake.clone(), setup, self.tower))
     }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
         runtime()
@@ -678,6 +728,7 @@ fn failed_proactive_renewal_is_not_fatal(make: Make<'_>) {
     let mut d = make(Setup {
         idle_limit: Some(Duration::from_secs(9)),
         margin: Some(Duration::from_secs(8)),
+        ..Setup::default()
     });
     let d = d.as_mut();
     d.sign_in(pat()).expect("sign in");
@@ -713,6 +764,7 @@ fn proactive_renewal_throttled_beyond_the_cap_pauses(make: Make<'_>) {
     let mut d = make(Setup {
         idle_limit: Some(Duration::from_secs(3)),
         margin: Some(Duration::from_secs(2)),
+        ..Setup::default()
     });
     let d = d.as_mut();
     d.sign_in(pat()).expect("sign in");
@@ -786,6 +838,80 @@ fn connected_app_signs_in_again_with_a_fresh_jwt(make: Make<'_>) {
     assert_ne!(bodies[0], bodies[1], "two different JWTs");
 }
 
+// ----- a fleet: processes sharing one session through Redis ----------------------------------
+
+/// A real Redis, and the setup of a driver sharing the session through it.
+fn fleet() -> (RedisServer, Setup) {
+    let redis = RedisServer::start();
+    let setup = Setup {
+        redis_port: Some(redis.port()),
+        ..Setup::default()
+    };
+    (redis, setup)
+}
+
+fn adopted(d: &dyn Driver) -> usize {
+    d.events()
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Adopted { .. }))
+        .count()
+}
+
+/// A second process adopts the first one's session: one sign-in for both, and a sign-out
+/// leaves the fleet's session signed in.
+fn a_fleet_shares_one_session(make: Make<'_>) {
+    let (_redis, setup) = fleet();
+    let mut a = make(setup);
+    let mut b = a.peer(setup);
+    a.sign_in(pat()).expect("a signs in");
+    b.sign_in(pat()).expect("b adopts");
+    assert_eq!(sign_ins(a.as_ref()), 1, "one sign-in for the fleet");
+    assert_eq!(adopted(b.as_ref()), 1);
+    assert_eq!(b.get("workbooks").map_err(|e| e.text), Ok(200));
+    assert_eq!(b.sign_out().map_err(|e| e.text), Ok(SignOut::LeftToFleet));
+    assert_eq!(a.fake().control().live_sessions(), 1, "left signed in");
+    assert_eq!(a.get("workbooks").map_err(|e| e.text), Ok(200));
+}
+
+/// A session the server dropped is replaced once for the whole fleet: the first process to
+/// see the rejection signs in and publishes, the other adopts on its own rejection.
+fn a_fleet_replaces_a_rejected_session_once(make: Make<'_>) {
+    let (_redis, setup) = fleet();
+    let mut a = make(setup);
+    let mut b = a.peer(setup);
+    a.sign_in(pat()).expect("a signs in");
+    b.sign_in(pat()).expect("b adopts");
+    a.fake().control().drop_sessions(None);
+    assert!(
+        a.storm(8, "workbooks")
+            .iter()
+            .all(|r| r.as_ref().ok() == Some(&200))
+    );
+    assert!(
+        b.storm(8, "workbooks")
+            .iter()
+            .all(|r| r.as_ref().ok() == Some(&200))
+    );
+    assert_eq!(sign_ins(a.as_ref()), 2, "exactly one more");
+    assert_eq!(adopted(b.as_ref()), 2, "b adopted twice, signed in never");
+}
+
+/// A store that cannot be reached fails closed: a typed error, and no sign-in that would end
+/// the fleet's session.
+fn a_fleet_without_its_store_fails_closed(make: Make<'_>) {
+    let (mut redis, setup) = fleet();
+    let mut a = make(setup);
+    redis.stop();
+    let e = a.sign_in(pat()).expect_err("no store, no sign-in");
+    assert!(e.store_unavailable, "{e:?}");
+    assert_eq!(sign_in_attempts(a.as_ref()), 0);
+    assert!(
+        a.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::StoreUnavailable { .. }))
+    );
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -818,4 +944,7 @@ scenarios!(
     proactive_renewal_throttled_beyond_the_cap_pauses,
     credentials_about_to_expire_do_not_sign_in_on_every_call,
     connected_app_signs_in_again_with_a_fresh_jwt,
+    a_fleet_shares_one_session,
+    a_fleet_replaces_a_rejected_session_once,
+    a_fleet_without_its_store_fails_closed,
 );
