@@ -495,6 +495,8 @@ mod tests {
         record: Option<Stored>,
         lock: Option<LockOwner>,
         down: bool,
+        /// Publishes run twice (the first answer lost, the operation sent again).
+        twice: bool,
         sign_ins: u32,
         scope: Vec<u8>,
         others: std::collections::HashMap<Vec<u8>, (Option<Stored>, Option<LockOwner>)>,
@@ -511,6 +513,26 @@ mod tests {
                 let old = std::mem::replace(&mut self.scope, scope.clone());
                 self.others.insert(old, mine);
                 (self.record, self.lock) = self.others.remove(&scope).unwrap_or_default();
+            }
+            if self.twice
+                && let StoreOp::Publish {
+                    seen,
+                    owner,
+                    new_epoch,
+                    session,
+                } = &request.op
+            {
+                let again = StoreOp::Publish {
+                    seen: *seen,
+                    owner: *owner,
+                    new_epoch: *new_epoch,
+                    session: session.clone(),
+                };
+                self.twice = false;
+                self.run(StoreRequest {
+                    scope: request.scope.clone(),
+                    op: again,
+                });
             }
             let op = request.op;
             let current = self.record.as_ref().map(|(v, _)| *v);
@@ -705,30 +727,8 @@ mod tests {
         let mut b = policy(clock, FleetConfig::new());
         drive(&mut a, &mut store, Call::Request, &mut clock);
         drive(&mut b, &mut store, Call::Request, &mut clock);
-        // Both are told the session is gone: a signs in again and publishes, b adopts.
-        for p in [&mut a, &mut b] {
-            let id = p.begin(Call::Request);
-            let inputs = Inputs::new(clock, SystemTime::UNIX_EPOCH, [3; 16]);
-            let Action::Authorize(grant) = p.poll(id, inputs) else {
-                panic!("signed in");
-            };
-            let mut rejected = Response::new(
-                br#"<tsResponse><error code="401002"><summary>x</summary><detail>y</detail></error></tsResponse>"#
-                    .to_vec(),
-            );
-            *rejected.status_mut() = StatusCode::UNAUTHORIZED;
-            p.handle_reply(
-                id,
-                &grant,
-                rejected.status(),
-                rejected.headers(),
-                Some(rejected.body()),
-                inputs,
-            );
-            p.cancel(id);
-        }
-        // The rejection is remembered by the call; a new call after it sees the same session,
-        // so drive the re-sign-in through a Renew-free path: a call that is rejected replays.
+        // The server ends the session: each process's next call is rejected; a signs in again
+        // and publishes, b adopts (a rejected call replays once).
         let replay = |p: &mut Policy, store: &mut Model, clock: &mut Instant| {
             let id = p.begin(Call::Request);
             let inputs = Inputs::new(*clock, SystemTime::UNIX_EPOCH, [4; 16]);
@@ -822,6 +822,35 @@ mod tests {
         ));
         assert_eq!(store.sign_ins, 2);
         assert!(store.record.is_some(), "published once the store is back");
+    }
+
+    #[test]
+    fn a_publish_sent_twice_adopts_its_own_session() {
+        let mut clock = Instant::now();
+        let mut store = Model {
+            twice: true,
+            ..Model::default()
+        };
+        let mut a = policy(clock, FleetConfig::new());
+        assert!(matches!(
+            drive(&mut a, &mut store, Call::Request, &mut clock),
+            Outcome::Deliver
+        ));
+        assert_eq!(store.sign_ins, 1);
+        let (version, _) = store.record.clone().unwrap();
+        assert_eq!(version.generation, 1, "published once");
+        let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SessionEvent::Adopted { .. })),
+            "the second answer (moved, to its own session) is adopted: {events:?}"
+        );
+        assert_eq!(token_of(&a), token(1));
+        // It holds the record's version: a second process adopts, nobody signs in again.
+        let mut b = policy(clock, FleetConfig::new());
+        drive(&mut b, &mut store, Call::Request, &mut clock);
+        assert_eq!(store.sign_ins, 1);
     }
 
     #[test]
