@@ -18,7 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Limits};
 use crate::event::{EventCallback, SessionEvent};
-use crate::shared::{NoRequest, Own, Shared, unexpected};
+use crate::relay::{Exchanger, Relay, Relayed};
+use crate::shared::{NoRequest, Shared, unexpected};
 use crate::tls::TlsOptions;
 use crate::transport::{HyperClient, Proxy, Transport};
 
@@ -54,6 +55,7 @@ pub struct ClientBuilder {
         tableau_auth_redis::RedisStore,
         tableau_auth_proto::FleetConfig,
     )>,
+    exchanger: Option<Arc<dyn Exchanger>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -275,6 +277,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends the session's own exchanges (sign-in, sign-out, switch site, the version probe)
+    /// through `exchanger` instead of this client's hyper transport: e.g. over the caller's own
+    /// HTTP client, with its TLS trust and proxy (see [`crate::relay`]). The transport options
+    /// of this builder then only serve [`Client::hyper_client`].
+    pub fn exchanger(mut self, exchanger: impl Exchanger) -> Self {
+        self.exchanger = Some(Arc::new(exchanger));
+        self
+    }
+
     /// Receives every [`SessionEvent`] (in addition to `tracing`), in order, on a task of the
     /// client (usually the one that caused it). It may use the client; it should be quick.
     pub fn on_event(mut self, callback: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
@@ -331,7 +342,13 @@ impl ClientBuilder {
         #[cfg(not(feature = "redis"))]
         let store = None;
         Ok(Client {
-            shared: Arc::new(Shared::new(policy, transport, self.on_event, store)),
+            shared: Arc::new(Shared::new(
+                policy,
+                transport,
+                self.on_event,
+                store,
+                self.exchanger,
+            )),
         })
     }
 }
@@ -385,6 +402,7 @@ impl Client {
             on_event: None,
             #[cfg(feature = "redis")]
             store: None,
+            exchanger: None,
         }
     }
 
@@ -608,10 +626,24 @@ impl Client {
             parts,
             body: Bytes::from(body),
         };
+        self.drive(Call::Request, &mut own).await
+    }
+
+    /// Relays a request passing through a middleware of another HTTP stack (see
+    /// [`crate::relay`]): like [`Client::send`], but a failure the session policy gives up on
+    /// is handed back as the server's answer (a 401, the last 429, a 500, …), except a session
+    /// that stays rejected after the replay ([`tableau_auth_proto::Error::SessionEnded`]). The
+    /// request must be for the session's server ([`Client::origin`]).
+    pub async fn relay<R: Relay>(&self, relay: &mut R) -> Result<R::Reply, R::Error> {
+        self.drive(Call::Forward, relay).await
+    }
+
+    /// The fast path (the published session's grant), else the call through the policy.
+    async fn drive<R: Relay>(&self, call: Call, own: &mut R) -> Result<R::Reply, R::Error> {
         let first = match self.shared.grant() {
             Some(grant) => {
-                let mut request = own.request();
-                grant.authorize(&mut request)?;
+                let mut request = own.request()?;
+                grant.authorize(&mut request).map_err(Error::from)?;
                 let response = own.send(request).await?;
                 if grant.completes(response.status()) {
                     return Ok(response);
@@ -620,9 +652,24 @@ impl Client {
             }
             None => None,
         };
-        Box::pin(self.shared.run(Call::Request, &mut own, first))
+        Ok(Box::pin(self.shared.run(call, own, first))
             .await?
-            .answer()
+            .answer()?)
+    }
+
+    /// The server the session's token goes to (scheme, host and port): requests for it are
+    /// authorized, any other is refused by [`Client::send`] (a middleware passes those through
+    /// untouched).
+    pub fn origin(&self) -> tableau_auth_proto::Origin {
+        self.shared.with_session(|s| s.origin())
+    }
+
+    /// Whether `uri` goes to the session's server ([`Client::origin`]), without a lock once
+    /// a session is published: what a middleware asks of every request.
+    pub fn serves(&self, uri: &tableau_auth_proto::http::Uri) -> bool {
+        self.shared
+            .serves(uri)
+            .unwrap_or_else(|| self.origin().matches(uri))
     }
 
     /// Starts a background task that renews the session shortly before it would expire (the
@@ -649,12 +696,16 @@ struct Sending<'a> {
     body: Bytes,
 }
 
-impl Own for Sending<'_> {
+impl Relay for Sending<'_> {
+    type Body = Full<Bytes>;
     type Reply = Response<Vec<u8>>;
     type Error = Error;
 
-    fn request(&self) -> Request<Full<Bytes>> {
-        Request::from_parts(self.parts.clone(), Full::new(self.body.clone()))
+    fn request(&mut self) -> Result<Request<Full<Bytes>>, Error> {
+        Ok(Request::from_parts(
+            self.parts.clone(),
+            Full::new(self.body.clone()),
+        ))
     }
 
     async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Self::Reply, Error> {

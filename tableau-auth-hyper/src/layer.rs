@@ -16,7 +16,8 @@ use tableau_auth_proto::{Call, Grant};
 use tower::{Layer, Service};
 
 use crate::error::Limits;
-use crate::shared::{Own, Reply, Shared};
+use crate::relay::{Relay, Relayed};
+use crate::shared::Shared;
 use crate::{Client, Error};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -336,7 +337,7 @@ struct Forwarding<S> {
     limits: Limits,
 }
 
-impl<S, B> Own for Forwarding<S>
+impl<S, B> Relay for Forwarding<S>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>> + Send,
     S::Future: Send,
@@ -344,11 +345,12 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: Into<BoxError>,
 {
+    type Body = Full<Bytes>;
     type Reply = Passed<B>;
     type Error = BoxError;
 
-    fn request(&self) -> Request<Full<Bytes>> {
-        Request::from_parts(self.parts.clone(), self.body.clone())
+    fn request(&mut self) -> Result<Request<Full<Bytes>>, BoxError> {
+        Ok(Request::from_parts(self.parts.clone(), self.body.clone()))
     }
 
     async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Passed<B>, BoxError> {
@@ -369,7 +371,7 @@ struct Passed<B> {
     body: Option<Bytes>,
 }
 
-impl<B> Reply for Passed<B> {
+impl<B> Relayed for Passed<B> {
     fn status(&self) -> StatusCode {
         self.response.status()
     }

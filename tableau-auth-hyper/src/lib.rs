@@ -225,6 +225,7 @@ mod error;
 mod event;
 #[cfg(feature = "tower")]
 mod layer;
+pub mod relay;
 mod shared;
 mod tls;
 mod transport;

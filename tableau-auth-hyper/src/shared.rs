@@ -23,7 +23,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
@@ -31,7 +30,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http_body_util::Full;
-use tableau_auth_proto::http::{HeaderMap, Request, Response, StatusCode};
+use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
 use tableau_auth_proto::{
     Action, Call, CallId, Grant, Inputs, Outcome, Policy, Session, Snapshot, StoreReply,
@@ -41,58 +40,20 @@ use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::event::emit;
+use crate::relay::{Exchanger, Relay, Relayed};
 use crate::transport::Transport;
-
-/// The caller's own request, which the driver authorizes and sends (again, after a
-/// re-authentication or a throttle window) whenever the policy grants it.
-pub(crate) trait Own: Send {
-    /// An answer, as the caller gets it back.
-    type Reply: Reply + Send;
-    /// The caller's error: a transport's, or this adapter's.
-    type Error: From<Error> + fmt::Display + Send;
-
-    /// A copy of the caller's request, to authorize and send.
-    fn request(&self) -> Request<Full<Bytes>>;
-
-    /// Sends one authorized copy.
-    fn send(
-        &mut self,
-        request: Request<Full<Bytes>>,
-    ) -> impl Future<Output = Result<Self::Reply, Self::Error>> + Send;
-}
-
-/// What the policy reads of an answer to the caller's own request.
-pub(crate) trait Reply {
-    fn status(&self) -> StatusCode;
-    fn headers(&self) -> &HeaderMap;
-    /// The body, when it was read ([`Grant::needs_body`]).
-    fn body(&self) -> Option<&[u8]>;
-}
-
-impl Reply for Response<Vec<u8>> {
-    fn status(&self) -> StatusCode {
-        self.status()
-    }
-
-    fn headers(&self) -> &HeaderMap {
-        self.headers()
-    }
-
-    fn body(&self) -> Option<&[u8]> {
-        Some(self.body().as_slice())
-    }
-}
 
 /// For calls without a request of the caller's (intents, [`Call::Ready`], [`Call::Renew`],
 /// [`Call::Maintain`]): the policy never grants them one.
 pub(crate) struct NoRequest;
 
-impl Own for NoRequest {
+impl Relay for NoRequest {
+    type Body = Full<Bytes>;
     type Reply = Response<Vec<u8>>;
     type Error = Error;
 
-    fn request(&self) -> Request<Full<Bytes>> {
-        Request::default()
+    fn request(&mut self) -> Result<Request<Full<Bytes>>, Error> {
+        Err(unexpected(&"a grant for a call without a request"))
     }
 
     async fn send(&mut self, _request: Request<Full<Bytes>>) -> Result<Self::Reply, Error> {
@@ -164,6 +125,8 @@ pub(crate) struct Shared {
     on_event: Option<EventCallback>,
     /// The fleet's session store, when the session is shared across processes.
     store: Option<Store>,
+    /// Sends the session's exchanges instead of `transport` ([`crate::ClientBuilder::exchanger`]).
+    exchanger: Option<Arc<dyn Exchanger>>,
 }
 
 #[cfg(feature = "redis")]
@@ -202,6 +165,7 @@ impl Shared {
         transport: Transport,
         on_event: Option<EventCallback>,
         store: Option<Store>,
+        exchanger: Option<Arc<dyn Exchanger>>,
     ) -> Self {
         Self {
             transport,
@@ -212,6 +176,7 @@ impl Shared {
             outbox: Mutex::new(Outbox::default()),
             on_event,
             store,
+            exchanger,
         }
     }
 
@@ -232,6 +197,14 @@ impl Shared {
     /// The published session, without a lock.
     pub(crate) fn current(&self) -> Option<Arc<Snapshot>> {
         self.snapshot.load_full()
+    }
+
+    /// Whether `uri` goes to the published session's server; `None` before a session.
+    pub(crate) fn serves(&self, uri: &tableau_auth_proto::http::Uri) -> Option<bool> {
+        self.snapshot
+            .load()
+            .as_ref()
+            .map(|s| s.origin().matches(uri))
     }
 
     /// The core's fast path: a grant to send one request now, without a lock.
@@ -317,7 +290,7 @@ impl Shared {
     }
 
     /// Feeds an answer to the caller's own request to the policy.
-    fn reply<R: Reply>(&self, id: CallId, grant: &Grant, reply: &R) -> Result<(), Error> {
+    fn reply<R: Relayed>(&self, id: CallId, grant: &Grant, reply: &R) -> Result<(), Error> {
         let inputs = readings()?;
         self.with_policy(|p| {
             p.handle_reply(
@@ -337,7 +310,7 @@ impl Shared {
     /// (`own`) whenever it grants it, sleeps until the instants it names, and parks while
     /// another call runs the exchange this one waits for. `first` is an answer the caller
     /// already got on the fast path (with its grant), which the policy decides about first.
-    pub(crate) async fn run<O: Own>(
+    pub(crate) async fn run<O: Relay>(
         &self,
         call: Call,
         own: &mut O,
@@ -362,7 +335,14 @@ impl Shared {
             let inputs = readings()?;
             match self.with_policy(|p| p.poll(id, inputs)) {
                 Action::Send(request) => {
-                    let response = self.transport.send(request).await;
+                    let response = match &self.exchanger {
+                        Some(exchanger) => {
+                            exchanger
+                                .exchange(request, self.transport.limits.max_body)
+                                .await
+                        }
+                        None => self.transport.send(request).await,
+                    };
                     let inputs = readings()?;
                     match response {
                         Ok(response) => {
@@ -376,7 +356,7 @@ impl Shared {
                     self.progress.notify_waiters();
                 }
                 Action::Authorize(grant) => {
-                    let mut request = own.request();
+                    let mut request = own.request()?;
                     grant.authorize(&mut request).map_err(Error::from)?;
                     match own.send(request).await {
                         Ok(reply) if grant.completes(reply.status()) => {

@@ -1,6 +1,7 @@
 //! One scenario suite for every driver of the core's session policy: the blocking client
-//! (`tableau-auth-ureq`), the async client and its tower layer (`tableau-auth-hyper`), and the
-//! in-core driver on simulated time (`tableau_auth_tests::sim`). Each scenario is written once
+//! (`tableau-auth-ureq`), the async client and its tower layer (`tableau-auth-hyper`), the
+//! reqwest middleware (`tableau-auth-reqwest`), and the in-core driver on simulated time
+//! (`tableau_auth_tests::sim`). Each scenario is written once
 //! (flows × faults × concurrency) and runs against each driver, so that a behaviour one driver
 //! has and another lacks cannot land.
 //!
@@ -486,6 +487,128 @@ impl Driver for Async {
     }
 }
 
+// ----- the reqwest middleware ----------------------------------------------------------------
+
+struct Reqwest {
+    fake: Arc<FakeServer>,
+    http: tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware,
+    session: tableau_auth_hyper::Client,
+    events: EventLog,
+}
+
+impl Reqwest {
+    fn new(setup: Setup) -> Self {
+        Self::on(fake(), setup)
+    }
+
+    fn on(fake: Arc<FakeServer>, setup: Setup) -> Self {
+        use tableau_auth_reqwest::{TableauAuthMiddleware, reqwest, reqwest_middleware};
+        tableau_auth_reqwest::use_ring();
+        let events = EventLog::default();
+        let builder = configured!(tableau_auth_hyper::Client, &fake, setup, &events);
+        let ca = reqwest::Certificate::from_pem(fake.ca_pem().expect("tls").as_bytes())
+            .expect("the fake's CA");
+        let http = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .build()
+            .expect("a reqwest client");
+        let middleware = TableauAuthMiddleware::new(builder, http.clone()).expect("middleware");
+        let session = middleware.client().clone();
+        let http = reqwest_middleware::ClientBuilder::new(http)
+            .with(middleware)
+            .build();
+        Self {
+            fake,
+            http,
+            session,
+            events,
+        }
+    }
+}
+
+/// One own GET through the middleware.
+async fn reqwest_get(
+    http: tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware,
+    session: tableau_auth_hyper::Client,
+    path: String,
+) -> Res<u16> {
+    let uri = session.site_url(&path).map_err(|e| hyper_failure(&e))?;
+    match http.get(uri.to_string()).send().await {
+        Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
+        Ok(response) => Err(Failure::delivered(response.status().as_u16())),
+        Err(e) => Err(match tableau_auth_reqwest::Error::of(&e) {
+            Some(tableau_auth_reqwest::Error::Auth(e)) => hyper_failure(e),
+            _ => Failure::other(e.to_string()),
+        }),
+    }
+}
+
+impl Driver for Reqwest {
+    fn name(&self) -> &'static str {
+        "reqwest"
+    }
+    fn fake(&self) -> &FakeServer {
+        &self.fake
+    }
+    fn peer(&self, setup: Setup) -> Box<dyn Driver> {
+        Box::new(Self::on(self.fake.clone(), setup))
+    }
+    fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
+        runtime()
+            .block_on(self.session.sign_in(sign_in))
+            .map(|_| ())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn get(&mut self, path: &str) -> Res<u16> {
+        runtime().block_on(reqwest_get(
+            self.http.clone(),
+            self.session.clone(),
+            path.to_owned(),
+        ))
+    }
+    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
+        runtime().block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    tokio::spawn(reqwest_get(
+                        self.http.clone(),
+                        self.session.clone(),
+                        path.to_owned(),
+                    ))
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.expect("task"));
+            }
+            results
+        })
+    }
+    fn whoami(&mut self) -> Res<String> {
+        runtime()
+            .block_on(self.session.current_session())
+            .map(|me| me.user_name)
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn switch_site(&mut self, site: &str) -> Res<bool> {
+        runtime()
+            .block_on(self.session.switch_site(site))
+            .map(|s| s.is_some())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn sign_out(&mut self) -> Res<SignOut> {
+        runtime()
+            .block_on(self.session.sign_out())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn generation(&self) -> u64 {
+        self.session.generation()
+    }
+    fn events(&self) -> Vec<SessionEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
 // ----- helpers ----------------------------------------------------------------------------------
 
 fn throttle(status: u16, retry_after: &str) -> Fault {
@@ -624,7 +747,8 @@ fn throttle_beyond_the_cap_is_a_typed_error(make: Make<'_>) {
         .add_fault(FaultRule::prefix("/api/3.25/sites/", throttle(429, "3600")).once());
     let e = d.get("workbooks").expect_err("beyond the cap");
     assert_eq!(e.status, Some(429), "{e:?}");
-    if d.name() != "tower" {
+    // A middleware (tower, reqwest) hands the last answer back as it came.
+    if !matches!(d.name(), "tower" | "reqwest") {
         assert!(e.throttled, "{e:?}");
         assert!(e.text.contains("3600"), "{}", e.text);
     }
@@ -925,6 +1049,9 @@ macro_rules! scenarios {
         }
         mod tower_layer {
             $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, true))); })*
+        }
+        mod reqwest_middleware {
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Reqwest::new(s))); })*
         }
     };
 }

@@ -174,6 +174,11 @@ impl Snapshot {
         })
     }
 
+    /// The server the token may be sent to (scheme, host and port).
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
     /// The generation: 1 for the first sign-in of a policy, one more for each later one.
     pub fn generation(&self) -> u64 {
         self.generation
