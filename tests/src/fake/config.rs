@@ -96,7 +96,11 @@ pub enum ViewWithoutSession {
     Unauthorized,
 }
 
-/// What a page number past the last page answers (Tableau documents no answer).
+/// What a page number past the last page answers. The evidence points to `Error`: TSC 0.42's
+/// docstring for Get Users (Tableau's method reference) lists 400006 for a page number "greater
+/// than the final page number", and TSC issue 1304 quotes a Tableau Server 2022.1 answering
+/// 400006 to a page past the items it returned; `Empty` stays the default for the existing tests
+/// (`tests/src/fake/README.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PastLastPage {

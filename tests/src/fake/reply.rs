@@ -114,13 +114,14 @@ impl ApiError {
     }
 
     /// 400 400006: `pageNumber` is not a positive integer (or past the last page, if so
-    /// configured).
+    /// configured). Wording as a Tableau Server 2022.1 answered a page past the items it
+    /// returned (`400006: Bad Request` / `Invalid page number '5'`, quoted in TSC issue 1304).
     pub(crate) fn invalid_page_number(value: &str) -> Self {
         Self::new(
             400,
             "400006",
-            "Invalid page number",
-            format!("The page number '{value}' is not valid."),
+            "Bad Request",
+            format!("Invalid page number '{value}'"),
         )
     }
 
