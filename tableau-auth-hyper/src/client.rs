@@ -643,7 +643,7 @@ impl Client {
         let first = match self.shared.grant() {
             Some(grant) => {
                 let mut request = own.request()?;
-                grant.authorize(&mut request).map_err(Error::from)?;
+                own.authorize(&mut request, &grant)?;
                 let response = own.send(request).await?;
                 if grant.completes(response.status()) {
                     return Ok(response);
@@ -664,12 +664,13 @@ impl Client {
         self.shared.with_session(|s| s.origin())
     }
 
-    /// Whether `uri` goes to the session's server ([`Client::origin`]), without a lock once
-    /// a session is published: what a middleware asks of every request.
-    pub fn serves(&self, uri: &tableau_auth_proto::http::Uri) -> bool {
+    /// Whether a URL with these parts goes to the session's server ([`Client::origin`],
+    /// [`tableau_auth_proto::Origin::matches_parts`]), without a lock once a session is
+    /// published: what a middleware asks of every request.
+    pub fn serves_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         self.shared
-            .serves(uri)
-            .unwrap_or_else(|| self.origin().matches(uri))
+            .serves_parts(scheme, host, port)
+            .unwrap_or_else(|| self.origin().matches_parts(scheme, host, port))
     }
 
     /// Starts a background task that renews the session shortly before it would expire (the
@@ -697,7 +698,7 @@ struct Sending<'a> {
 }
 
 impl Relay for Sending<'_> {
-    type Body = Full<Bytes>;
+    type Request = Request<Full<Bytes>>;
     type Reply = Response<Vec<u8>>;
     type Error = Error;
 
@@ -706,6 +707,14 @@ impl Relay for Sending<'_> {
             self.parts.clone(),
             Full::new(self.body.clone()),
         ))
+    }
+
+    fn authorize(
+        &self,
+        request: &mut Request<Full<Bytes>>,
+        grant: &tableau_auth_proto::Grant,
+    ) -> Result<(), Error> {
+        Ok(grant.authorize(request)?)
     }
 
     async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Self::Reply, Error> {

@@ -345,12 +345,16 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: Into<BoxError>,
 {
-    type Body = Full<Bytes>;
+    type Request = Request<Full<Bytes>>;
     type Reply = Passed<B>;
     type Error = BoxError;
 
     fn request(&mut self) -> Result<Request<Full<Bytes>>, BoxError> {
         Ok(Request::from_parts(self.parts.clone(), self.body.clone()))
+    }
+
+    fn authorize(&self, request: &mut Request<Full<Bytes>>, grant: &Grant) -> Result<(), Error> {
+        Ok(grant.authorize(request)?)
     }
 
     async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Passed<B>, BoxError> {

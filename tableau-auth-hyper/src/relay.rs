@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use tableau_auth_proto::Grant;
 use tableau_auth_proto::http::{HeaderMap, Request, Response, StatusCode};
 
 use crate::Error;
@@ -17,8 +18,8 @@ use crate::Error;
 /// (again, after a re-authentication or a throttle window) whenever the session policy grants
 /// it.
 pub trait Relay: Send {
-    /// The request body of the stack.
-    type Body: Send;
+    /// A request of the stack.
+    type Request: Send;
     /// An answer, as the caller gets it back.
     type Reply: Relayed + Send;
     /// The caller's error: the stack's, or the client's ([`Error`]).
@@ -26,12 +27,16 @@ pub trait Relay: Send {
 
     /// The request to authorize and send: the caller's on the first call, a copy of it on a
     /// replay. A request that cannot be sent again (a streaming body) answers an error then.
-    fn request(&mut self) -> Result<Request<Self::Body>, Self::Error>;
+    fn request(&mut self) -> Result<Self::Request, Self::Error>;
+
+    /// Adds the session's token with `grant`: [`Grant::authorize`] for an `http::Request`,
+    /// [`Grant::authorize_headers`] for a stack of its own (both refuse another server).
+    fn authorize(&self, request: &mut Self::Request, grant: &Grant) -> Result<(), Error>;
 
     /// Sends one authorized request.
     fn send(
         &mut self,
-        request: Request<Self::Body>,
+        request: Self::Request,
     ) -> impl Future<Output = Result<Self::Reply, Self::Error>> + Send;
 }
 

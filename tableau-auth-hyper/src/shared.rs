@@ -48,12 +48,16 @@ use crate::transport::Transport;
 pub(crate) struct NoRequest;
 
 impl Relay for NoRequest {
-    type Body = Full<Bytes>;
+    type Request = Request<Full<Bytes>>;
     type Reply = Response<Vec<u8>>;
     type Error = Error;
 
     fn request(&mut self) -> Result<Request<Full<Bytes>>, Error> {
         Err(unexpected(&"a grant for a call without a request"))
+    }
+
+    fn authorize(&self, request: &mut Request<Full<Bytes>>, grant: &Grant) -> Result<(), Error> {
+        Ok(grant.authorize(request)?)
     }
 
     async fn send(&mut self, _request: Request<Full<Bytes>>) -> Result<Self::Reply, Error> {
@@ -199,12 +203,13 @@ impl Shared {
         self.snapshot.load_full()
     }
 
-    /// Whether `uri` goes to the published session's server; `None` before a session.
-    pub(crate) fn serves(&self, uri: &tableau_auth_proto::http::Uri) -> Option<bool> {
+    /// Whether a URL with these parts goes to the published session's server; `None` before a
+    /// session.
+    pub(crate) fn serves_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> Option<bool> {
         self.snapshot
             .load()
             .as_ref()
-            .map(|s| s.origin().matches(uri))
+            .map(|s| s.origin().matches_parts(scheme, host, port))
     }
 
     /// The core's fast path: a grant to send one request now, without a lock.
@@ -357,7 +362,7 @@ impl Shared {
                 }
                 Action::Authorize(grant) => {
                     let mut request = own.request()?;
-                    grant.authorize(&mut request).map_err(Error::from)?;
+                    own.authorize(&mut request, &grant)?;
                     match own.send(request).await {
                         Ok(reply) if grant.completes(reply.status()) => {
                             return Ok(Finished::Answer(reply));

@@ -97,6 +97,33 @@ impl Origin {
     pub fn authority(&self) -> &str {
         &self.authority
     }
+
+    /// Whether a URL with these parts goes to this server, for an HTTP stack whose URLs are
+    /// not `http::Uri`s (`url::Url`: `scheme()`, `host_str()`, `port()`): the same scheme, the
+    /// same host (letter case aside; an IPv6 address in brackets), the same port (a default
+    /// port and none compare equal).
+    pub fn matches_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let default = if self.https { 443 } else { 80 };
+        let (own_host, own_port) = split_authority(&self.authority);
+        scheme == self.scheme()
+            && own_host.eq_ignore_ascii_case(host)
+            && own_port.unwrap_or(default) == port.unwrap_or(default)
+    }
+}
+
+/// `host[:port]` or `[v6][:port]` as host and port.
+fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    match authority.rsplit_once(':') {
+        Some((host, port))
+            if !port.contains(']') && (!host.starts_with('[') || host.ends_with(']')) =>
+        {
+            match port.parse() {
+                Ok(port) => (host, Some(port)),
+                Err(_) => (authority, None),
+            }
+        }
+        _ => (authority, None),
+    }
 }
 
 fn same_origin(https: bool, authority: &str, uri: &Uri) -> bool {
@@ -530,6 +557,26 @@ impl ConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_parts_match_the_origin_as_a_uri_would() {
+        let origin = |base: &str| BaseUrl::parse(base).unwrap().origin();
+        let plain = origin("https://tableau.example.com");
+        assert!(plain.matches_parts("https", "TABLEAU.example.com", None));
+        assert!(plain.matches_parts("https", "tableau.example.com", Some(443)));
+        assert!(!plain.matches_parts("http", "tableau.example.com", None));
+        assert!(!plain.matches_parts("https", "tableau.example.com", Some(8443)));
+        assert!(!plain.matches_parts("https", "evil.example", None));
+        assert!(!plain.matches_parts("https", "tableau.example.com.evil.example", None));
+        let port = origin("https://tableau.example.com:8443/tab");
+        assert!(port.matches_parts("https", "tableau.example.com", Some(8443)));
+        assert!(!port.matches_parts("https", "tableau.example.com", None));
+        let v6 = origin("https://[::1]:8443");
+        assert!(v6.matches_parts("https", "[::1]", Some(8443)));
+        assert!(!v6.matches_parts("https", "[::1]", None));
+        let v6_default = origin("https://[::1]");
+        assert!(v6_default.matches_parts("https", "[::1]", None));
+    }
 
     #[test]
     fn base_url_normalises_and_validates() {

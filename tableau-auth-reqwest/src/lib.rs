@@ -48,6 +48,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod exchange;
 mod relaying;
 
@@ -176,11 +181,10 @@ impl Middleware for TableauAuthMiddleware {
         extensions: &mut http::Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let ours = request
-            .url()
-            .as_str()
-            .parse::<http::Uri>()
-            .is_ok_and(|uri| self.client.serves(&uri));
+        let url = request.url();
+        let ours = self
+            .client
+            .serves_parts(url.scheme(), url.host_str().unwrap_or(""), url.port());
         if !ours {
             return next.run(request, extensions).await;
         }

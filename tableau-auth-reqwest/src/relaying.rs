@@ -57,37 +57,38 @@ impl<'a> Relaying<'a> {
 }
 
 impl Relay for Relaying<'_> {
-    type Body = reqwest::Body;
+    type Request = reqwest::Request;
     type Reply = Passed;
     type Error = Failure;
 
-    fn request(&mut self) -> Result<http::Request<reqwest::Body>, Failure> {
-        let request = match self.first.take() {
+    fn request(&mut self) -> Result<reqwest::Request, Failure> {
+        match self.first.take() {
             Some(request) => {
                 // Kept for a replay; a streaming body has none.
                 self.copy = request.try_clone();
-                request
+                Ok(request)
             }
             None => self
                 .copy
                 .as_ref()
                 .and_then(reqwest::Request::try_clone)
-                .ok_or(Failure::Ours(Error::NotReplayable))?,
-        };
-        let timeout = request.timeout().copied();
-        let mut request = http::Request::try_from(request)
-            .map_err(|e| Failure::Ours(Error::Convert(e.to_string())))?;
-        if let Some(timeout) = timeout {
-            request.extensions_mut().insert(Timeout(timeout));
+                .ok_or(Failure::Ours(Error::NotReplayable)),
         }
-        Ok(request)
     }
 
-    async fn send(&mut self, request: http::Request<reqwest::Body>) -> Result<Passed, Failure> {
-        let timeout = request.extensions().get::<Timeout>().map(|t| t.0);
-        let mut request = reqwest::Request::try_from(request)
-            .map_err(|e| Failure::Ours(Error::Convert(e.to_string())))?;
-        *request.timeout_mut() = timeout;
+    fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        grant: &Grant,
+    ) -> Result<(), tableau_auth_hyper::Error> {
+        let url = request.url();
+        let (scheme, host, port) = (url.scheme(), url.host_str().unwrap_or(""), url.port());
+        // The borrow of the URL ends before the headers are borrowed mutably.
+        let (scheme, host) = (scheme.to_owned(), host.to_owned());
+        Ok(grant.authorize_headers(&scheme, &host, port, request.headers_mut())?)
+    }
+
+    async fn send(&mut self, request: reqwest::Request) -> Result<Passed, Failure> {
         let response = self
             .next
             .clone()
@@ -97,10 +98,6 @@ impl Relay for Relaying<'_> {
         Passed::read(response, self.max_body).await
     }
 }
-
-/// A request's own timeout, carried across the conversion to `http` and back.
-#[derive(Clone, Copy)]
-struct Timeout(std::time::Duration);
 
 /// An answer down the chain, as it is handed back, and its body when the core needs it.
 pub(crate) struct Passed {

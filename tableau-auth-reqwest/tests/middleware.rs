@@ -133,3 +133,27 @@ async fn the_sessions_exchanges_use_the_callers_client() {
     );
     assert!(tableau.request_log().is_empty());
 }
+
+#[path = "../examples/service.rs"]
+#[allow(dead_code)]
+mod service;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_example_signs_in_once_for_all_its_tasks() {
+    let tableau = fake();
+    let report = service::run(service::Settings {
+        server: tableau.base_url().to_owned(),
+        site: String::new(),
+        pat_name: sample::USER_PAT_NAME.to_owned(),
+        pat_secret: sample::USER_PAT_SECRET.to_owned(),
+        ca_pem: Some(tableau.ca_pem().expect("tls").as_bytes().to_vec()),
+        tasks: 24,
+    })
+    .await
+    .expect("the example runs");
+    assert_eq!((report.ok, report.failed), (24, 0), "{report:?}");
+    assert_eq!(sign_ins(&tableau.request_log()), 1);
+    assert_eq!(report.events, ["signed in (generation 1)"]);
+    let shown = format!("{report:?}");
+    assert!(!shown.contains(sample::USER_PAT_SECRET));
+}

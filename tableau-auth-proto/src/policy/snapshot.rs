@@ -323,6 +323,23 @@ impl Grant {
         self.snapshot.authorize(request)
     }
 
+    /// Adds the token to the headers of a request whose URL has these parts, for an HTTP stack
+    /// whose requests are not `http::Request`s (see [`Origin::matches_parts`]); a request for
+    /// another server is refused with [`Misuse::ForeignUrl`].
+    pub fn authorize_headers(
+        &self,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+        headers: &mut http::HeaderMap,
+    ) -> Result<(), Error> {
+        if !self.snapshot.origin.matches_parts(scheme, host, port) {
+            return Err(Misuse::ForeignUrl.into());
+        }
+        headers.insert(X_TABLEAU_AUTH, self.snapshot.token.clone());
+        Ok(())
+    }
+
     /// The session the grant is for.
     pub fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot
