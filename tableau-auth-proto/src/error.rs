@@ -136,6 +136,12 @@ pub enum Error {
         /// What happened (no secret, no URL).
         reason: String,
     },
+    /// The signer of a unified access token failed ([`crate::UatSigner`]).
+    #[error("signing the unified access token failed: {message}")]
+    Signing {
+        /// What the signer said (never the key).
+        message: String,
+    },
     /// The transport failed on an exchange that another caller of the session ran (its own
     /// error went to that caller); the adapter's description, secrets excluded.
     #[error("the transport failed: {message}")]

@@ -193,6 +193,9 @@ impl FleetScope {
                 app.fleet_identity(),
                 Some(app.secret_value()),
             ),
+            // The key is the signer's: the store needs a key of its own.
+            #[cfg(feature = "jwt")]
+            Credentials::UnifiedAccess(uat) => ("uat-minted", uat.fleet_identity(), None),
         };
         let impersonate = sign_in
             .impersonate

@@ -199,6 +199,10 @@ pub enum Credentials {
     /// A connected app with direct trust: the core mints a fresh HS256 JWT for every sign-in.
     #[cfg(feature = "jwt")]
     ConnectedApp(ConnectedApp),
+    /// A Tableau Cloud unified access token configuration: the core mints a fresh RS256 JWT
+    /// for every sign-in, signed by the caller's [`crate::UatSigner`] (API 3.27+).
+    #[cfg(feature = "jwt")]
+    UnifiedAccess(Box<crate::UnifiedAccess>),
 }
 
 impl Credentials {
@@ -226,6 +230,13 @@ impl Credentials {
         }
     }
 
+    /// A Tableau Cloud unified access token configuration: a fresh token is minted and signed
+    /// for every sign-in ([`crate::UnifiedAccess`]).
+    #[cfg(feature = "jwt")]
+    pub fn unified_access(uat: crate::UnifiedAccess) -> Self {
+        Self::UnifiedAccess(Box::new(uat))
+    }
+
     /// A Tableau Cloud Unified Access Token (sent with `isUat="true"`).
     pub fn unified_access_token(jwt: impl Into<String>) -> Self {
         Self::Jwt {
@@ -243,6 +254,9 @@ impl Credentials {
             Self::Jwt { jwt, .. } => redactor.push(jwt.expose_secret()),
             #[cfg(feature = "jwt")]
             Self::ConnectedApp(app) => redactor.push(app.secret_value()),
+            // The key stays in the signer; each minted token is added where it is sent.
+            #[cfg(feature = "jwt")]
+            Self::UnifiedAccess(_) => {}
         }
     }
 
@@ -255,6 +269,8 @@ impl Credentials {
             Self::Jwt { is_uat: true, .. } => "unified access token",
             #[cfg(feature = "jwt")]
             Self::ConnectedApp(_) => "connected app",
+            #[cfg(feature = "jwt")]
+            Self::UnifiedAccess(_) => "unified access token (minted)",
         }
     }
 }
@@ -279,6 +295,8 @@ impl fmt::Debug for Credentials {
                 .finish(),
             #[cfg(feature = "jwt")]
             Self::ConnectedApp(app) => f.debug_tuple("ConnectedApp").field(app).finish(),
+            #[cfg(feature = "jwt")]
+            Self::UnifiedAccess(uat) => f.debug_tuple("UnifiedAccess").field(uat).finish(),
         }
     }
 }

@@ -263,7 +263,7 @@ fn append_json_b64<T: Serialize>(out: &mut String, value: &T) -> Result<(), Erro
 }
 
 /// Formats 16 random bytes as a version-4 UUID.
-fn uuid_v4(mut b: [u8; 16]) -> String {
+pub(crate) fn uuid_v4(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const HEX: &[u8; 16] = b"0123456789abcdef";

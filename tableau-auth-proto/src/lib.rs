@@ -277,6 +277,8 @@ mod response;
 pub mod secret;
 mod session;
 mod ticket;
+#[cfg(feature = "jwt")]
+mod uat;
 mod version;
 mod wire;
 
@@ -302,6 +304,8 @@ pub use policy::{Action, Call, CallId, Grant, Inputs, Outcome, Policy, Snapshot}
 pub use response::Verdict;
 pub use session::{Session, Step, X_TABLEAU_AUTH};
 pub use ticket::TrustedTicket;
+#[cfg(feature = "jwt")]
+pub use uat::{SignerError, UatSigner, UnifiedAccess};
 pub use version::{ApiVersion, Feature, InvalidApiVersion};
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.

@@ -104,12 +104,14 @@ fn credentials_intents_and_requests_never_show_secrets() {
                 assert!(
                     String::from_utf8_lossy(request.body()).contains(SENTINEL)
                         || kind == "connected_app"
+                        || kind == "uat_minted"
                 );
             }
             assert_debug_clean(kind, &s);
         }
     }
     assert_debug_clean("connected app", &connected_app());
+    assert_debug_clean("unified access", &unified_access());
 }
 
 #[test]

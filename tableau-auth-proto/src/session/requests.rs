@@ -109,6 +109,18 @@ impl Session {
                     is_uat: false,
                 })?
             }
+            #[cfg(feature = "jwt")]
+            Credentials::UnifiedAccess(uat) => {
+                require(Feature::Jwt, version)?;
+                require(Feature::UnifiedAccessToken, version)?;
+                let inputs = sign_in.mint.ok_or(Misuse::MissingMintInputs)?;
+                let jwt = uat.mint(inputs)?;
+                redactor.push(jwt.expose_secret());
+                encode(CredentialFields::Jwt {
+                    jwt: jwt.expose_secret(),
+                    is_uat: true,
+                })?
+            }
         };
         let body = Zeroizing::new(body);
         self.require_format(version)?;
@@ -264,7 +276,11 @@ fn require(feature: Feature, actual: ApiVersion) -> Result<(), Error> {
 
 pub(super) fn check_mint_inputs(sign_in: &SignIn) -> Result<(), Error> {
     #[cfg(feature = "jwt")]
-    if matches!(sign_in.credentials, Credentials::ConnectedApp(_)) && sign_in.mint.is_none() {
+    if matches!(
+        sign_in.credentials,
+        Credentials::ConnectedApp(_) | Credentials::UnifiedAccess(_)
+    ) && sign_in.mint.is_none()
+    {
         return Err(Misuse::MissingMintInputs.into());
     }
     let _ = sign_in;

@@ -62,7 +62,31 @@ pub fn all_credentials() -> Vec<(&'static str, Credentials)> {
         ("jwt", Credentials::jwt(JWT)),
         ("uat", Credentials::unified_access_token(JWT)),
         ("connected_app", Credentials::ConnectedApp(connected_app())),
+        ("uat_minted", Credentials::unified_access(unified_access())),
     ]
+}
+
+/// A stand-in RS256 signer (the core never signs RSA itself): a fixed "signature".
+pub struct TestSigner;
+
+impl tableau_auth_proto::UatSigner for TestSigner {
+    fn key_id(&self) -> &str {
+        "uat-key-7"
+    }
+
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, tableau_auth_proto::SignerError> {
+        Ok(message.iter().take(8).copied().collect())
+    }
+}
+
+pub fn unified_access() -> tableau_auth_proto::UnifiedAccess {
+    tableau_auth_proto::UnifiedAccess::new(
+        "https://issuer.example.com",
+        "tenant-3f2a",
+        "jsmith@example.com",
+        std::sync::Arc::new(TestSigner),
+    )
+    .scopes(["tableau:content:read"])
 }
 
 pub fn sign_in(credentials: Credentials, site: &str) -> SignIn {
