@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
 python=${TSC_PYTHON:?set TSC_PYTHON to a python with tableauserverclient (scripts/setup-tsc.sh)}
-cargo build --quiet --release -p tableau-auth-tests --bin fake-tableau
+cargo build --quiet --release -p tableau-auth-fake --bin fake-tableau
 cargo build --quiet --release -p tableau-auth-ureq --features cli --bin tableau-auth
 work=$(mktemp -d)
 trap 'kill "$fake" 2>/dev/null || true; rm -rf "$work"' EXIT

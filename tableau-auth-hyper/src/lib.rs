@@ -33,13 +33,14 @@
 //!
 //! ## Quick start: one client, signed in once
 //!
-//! (This runs against the fake Tableau server of the workspace's tests; with a real server,
-//! `server` is `https://tableau.example.com`, and `ca_pem` is only needed for a private CA.)
+//! (This runs against the fake Tableau server of
+//! [`tableau-auth-fake`](https://docs.rs/tableau-auth-fake); with a real server, `server` is
+//! `https://tableau.example.com`, and `ca_pem` is only needed for a private CA.)
 //!
 //! ```
 //! use tableau_auth_hyper::{Client, http, proto::{Credentials, SignIn, SignOut}};
 //!
-//! # use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, sample};
+//! # use tableau_auth_fake::{FakeConfig, FakeOptions, FakeServer, sample};
 //! # tokio::runtime::Runtime::new()?.block_on(async {
 //! # let fake = FakeServer::start(FakeConfig::sample(), FakeOptions::default()).await?;
 //! # let (server, ca_pem) = (fake.base_url(), fake.ca_pem().unwrap_or_default());
@@ -243,6 +244,9 @@ pub type Current = Snapshot;
 /// The core, re-exported so that versions always match.
 pub use tableau_auth_proto as proto;
 pub use tableau_auth_proto::http;
+/// The RS256 signer of unified access tokens (a PKCS#8 PEM key, on ring), for
+/// [`proto::UnifiedAccess`].
+pub use tableau_auth_rsa::{KeyError, RsaSigner};
 /// tower, re-exported so that versions always match (feature `tower`).
 #[cfg(feature = "tower")]
 pub use tower;

@@ -27,13 +27,14 @@
 //! ## Quick start
 //!
 //! Sign in with a personal access token, make an authorized REST call, sign out. (This runs
-//! against the fake Tableau server of the workspace's tests; with a real server, `server` is
-//! `https://tableau.example.com` and no `ca_pem` is needed for a publicly trusted certificate.)
+//! against the fake Tableau server of [`tableau-auth-fake`](https://docs.rs/tableau-auth-fake);
+//! with a real server, `server` is `https://tableau.example.com` and no `ca_pem` is needed for a
+//! publicly trusted certificate.)
 //!
 //! ```
 //! use tableau_auth_ureq::proto::{Credentials, SignIn, SignOut};
 //! use tableau_auth_ureq::{Client, http};
-//! # use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, sample};
+//! # use tableau_auth_fake::{FakeConfig, FakeOptions, FakeServer, sample};
 //! # let fake = FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::default())?;
 //! # let (server, ca_pem) = (fake.base_url(), fake.ca_pem().unwrap_or_default());
 //! # let (pat_name, pat_secret) = (sample::USER_PAT_NAME, sample::USER_PAT_SECRET.to_owned());
@@ -132,6 +133,9 @@ pub use error::{DriveError, Error};
 /// The core, re-exported so that versions always match.
 pub use tableau_auth_proto as proto;
 pub use tableau_auth_proto::http;
+/// The RS256 signer of unified access tokens (a PKCS#8 PEM key, on ring), for
+/// [`proto::UnifiedAccess`].
+pub use tableau_auth_rsa::{KeyError, RsaSigner};
 /// The transport, re-exported so that versions always match.
 pub use ureq;
 

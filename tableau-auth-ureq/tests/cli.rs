@@ -1735,3 +1735,63 @@ fn the_connected_app_secret_comes_from_tableau_secret_value() {
     let run = app().args(["sign-in"]).run().fails(2);
     assert!(run.stderr.contains("TABLEAU_SECRET_VALUE"), "{run:?}");
 }
+
+/// The UAT test key (it protects nothing).
+const UAT_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
+);
+
+#[test]
+fn a_uat_is_minted_from_the_key_file_and_gated_at_api_3_27() {
+    let fake = fake();
+    let uat = |cli: Cli, key: &str| {
+        cli.args([
+            "--uat-issuer",
+            "https://issuer.example.com",
+            "--uat-tenant",
+            "tenant-1",
+            "--uat-key-id",
+            "key-1",
+            "--uat-user",
+            "jsmith@example.com",
+            "--uat-key-file",
+            key,
+        ])
+    };
+    // The fake is a Tableau Server at API 3.25: refused before anything is sent.
+    let run = uat(Cli::to(&fake), UAT_KEY)
+        .args(["token", "--json"])
+        .run()
+        .fails(3);
+    assert!(run.stdout.contains("3.27"), "{run:?}");
+    assert_eq!(
+        fake.request_log().iter().filter(|r| r.is_signin()).count(),
+        0
+    );
+    // A key file that is not a PKCS#8 key is named, never shown.
+    let pem = std::fs::read_to_string(UAT_KEY).unwrap();
+    let secret_line = pem.lines().nth(2).unwrap().to_owned();
+    let not_a_key = std::env::temp_dir().join(format!("not-a-key-{}.pem", std::process::id()));
+    std::fs::write(&not_a_key, "SENTINEL-not-a-key").unwrap();
+    let run = uat(Cli::to(&fake), not_a_key.to_str().unwrap())
+        .arg("token")
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("not-a-key-"), "{run:?}");
+    assert!(!run.stderr.contains("SENTINEL") && !run.stdout.contains("SENTINEL"));
+    let _ = std::fs::remove_file(&not_a_key);
+    // --scope goes with a minted token only; a missing UAT option is named.
+    let run = Cli::to(&fake)
+        .jsmith()
+        .args(["--scope", "x", "token"])
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("--scope"), "{run:?}");
+    let run = Cli::to(&fake)
+        .args(["--uat-issuer", "https://issuer.example.com", "token"])
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("uat"), "{run:?}");
+    assert!(!run.stderr.contains(&secret_line) && !run.stdout.contains(&secret_line));
+}

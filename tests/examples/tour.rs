@@ -105,10 +105,7 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<Summary, TourError> {
 
 /// A fake Tableau Server on 127.0.0.1 over TLS, with the sample configuration.
 pub(crate) fn start_fake() -> std::io::Result<FakeServer> {
-    let options = FakeOptions {
-        redirect_listener: false,
-        ..FakeOptions::default()
-    };
+    let options = FakeOptions::builder().redirect_listener(false).build();
     FakeServer::start_blocking(FakeConfig::sample(), options)
 }
 

@@ -1,13 +1,14 @@
-//! Test support for tableau-auth: a fake Tableau server and fixtures shared by the end-to-end
-//! tests.
+//! Test support for tableau-auth: fixtures shared by the end-to-end tests, and the fake
+//! Tableau server.
 //!
-//! The fake server ([`fake::FakeServer`]) is an independent implementation of the wire protocol
-//! as Tableau documents it; it deliberately does not use `tableau-auth-proto`, so that it can
-//! catch the client's mistakes instead of sharing them. [`sim`] drives the core's session
-//! policy against it in process, on simulated time.
+//! The fake server ([`fake::FakeServer`]) is the crate `tableau-auth-fake`, re-exported here as
+//! [`fake`] so that `tableau_auth_tests::fake::…` paths keep working. It is an independent
+//! implementation of the wire protocol as Tableau documents it; it deliberately does not use
+//! `tableau-auth-proto`, so that it can catch the client's mistakes instead of sharing them.
+//! [`sim`] drives the core's session policy against it in process, on simulated time.
 #![forbid(unsafe_code)]
 
-pub mod fake;
+pub use tableau_auth_fake as fake;
 pub mod redis_server;
 pub mod sentinel;
 pub mod sim;

@@ -267,10 +267,7 @@ struct World {
 fn world_options() -> [FakeOptions; 6] {
     [
         FakeOptions::default(),
-        FakeOptions {
-            redirect_listener: false,
-            ..FakeOptions::default()
-        },
+        FakeOptions::builder().redirect_listener(false).build(),
         FakeOptions::plain(),
         FakeOptions::with_cert(ServerCert::Expired),
         FakeOptions::with_cert(ServerCert::WrongName),

@@ -11,7 +11,7 @@ ticket and cookie is replaced by `[secret]` in every line and traceback (traceba
 
 Run by tests/tests/tsc_conformance.rs with the python of scripts/setup-tsc.sh. Flows that change
 the fake's configuration restore it; the fake's control API (`/_fake/...`) is described in
-tests/src/fake/mod.rs and the codes the fake answers in tests/src/fake/README.md.
+tableau-auth-fake/src/lib.rs and the codes the fake answers in tableau-auth-fake/README.md.
 """
 
 import base64
@@ -32,7 +32,7 @@ from tableauserverclient.server.endpoint.auth_endpoint import Auth
 from tableauserverclient.server.endpoint.exceptions import FailedSignInError, ServerResponseError
 from tableauserverclient.server.request_factory import RequestFactory
 
-# The sample world (tests/src/fake/config.rs, module `sample`).
+# The sample world (tableau-auth-fake/src/config.rs, module `sample`).
 REST_API_VERSION = "3.25"
 PRODUCT_VERSION = "2025.1.3"
 BUILD = "20251.25.0318.0917"

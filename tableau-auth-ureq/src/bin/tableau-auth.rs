@@ -25,7 +25,7 @@ mod failure;
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
@@ -34,8 +34,9 @@ use tableau_auth_redis::RedisStore;
 use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_ureq::proto::{
     ApiVersion, ConnectedApp, Credentials, FleetConfig, SignIn, SignOut, SignedIn, TicketRequest,
+    UnifiedAccess,
 };
-use tableau_auth_ureq::{Client, SignOutGuard};
+use tableau_auth_ureq::{Client, RsaSigner, SignOutGuard};
 
 use args::{Cli, Command, CredentialArgs, Options};
 use failure::{Failure, HTTPS_PORT, warn};
@@ -483,6 +484,31 @@ fn note_moved(client: &Client) {
     }
 }
 
+/// A unified access token configuration from the `--uat-*` options; the key is read from its
+/// file (whose path, never its content, may appear in a message).
+fn uat_credentials(c: &CredentialArgs, issuer: &str) -> Result<Credentials, Failure> {
+    let (Some(tenant), Some(key_id), Some(key_file), Some(user)) =
+        (&c.uat_tenant, &c.uat_key_id, &c.uat_key_file, &c.uat_user)
+    else {
+        return Err(Failure::Usage(
+            "--uat-issuer needs --uat-tenant, --uat-key-id, --uat-key-file and --uat-user"
+                .to_owned(),
+        ));
+    };
+    let signer = RsaSigner::from_pem_file(key_id.as_str(), key_file)
+        .map_err(|e| Failure::Usage(format!("--uat-key-file: {e}")))?;
+    let mut uat = UnifiedAccess::new(issuer, tenant.as_str(), user.as_str(), Arc::new(signer));
+    if let Some(claim) = &c.uat_username_claim {
+        uat = uat.username_claim(claim.as_str());
+    }
+    let uat = if c.scope.is_empty() {
+        uat.scope(DEFAULT_SCOPE)
+    } else {
+        uat.scopes(c.scope.iter().map(String::as_str))
+    };
+    Ok(Credentials::unified_access(uat))
+}
+
 /// The sign-in the credential options describe (exactly one kind).
 fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
     let given: Vec<&str> = [
@@ -490,6 +516,7 @@ fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
         (c.pat_name.is_some(), "--pat-name"),
         (c.jwt, "--jwt"),
         (c.connected_app.is_some(), "--connected-app"),
+        (c.uat_issuer.is_some(), "--uat-issuer"),
     ]
     .into_iter()
     .filter_map(|(given, flag)| given.then_some(flag))
@@ -497,7 +524,8 @@ fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
     match given.as_slice() {
         [] => {
             return Err(Failure::Usage(
-                "no credentials: give one of --username, --pat-name, --jwt or --connected-app"
+                "no credentials: give one of --username, --pat-name, --jwt, --connected-app or \
+                 --uat-issuer"
                     .to_owned(),
             ));
         }
@@ -508,6 +536,11 @@ fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
                 several.join(" and ")
             )));
         }
+    }
+    if !c.scope.is_empty() && c.connected_app.is_none() && c.uat_issuer.is_none() {
+        return Err(Failure::Usage(
+            "--scope applies to --connected-app and --uat-issuer only".to_owned(),
+        ));
     }
     let credentials = if let Some(name) = &c.username {
         Credentials::password(
@@ -522,6 +555,8 @@ fn sign_in_request(c: &CredentialArgs, site: &str) -> Result<SignIn, Failure> {
     } else if c.jwt {
         let jwt = secret_env("TABLEAU_JWT", "--jwt reads the JWT")?;
         Credentials::jwt(jwt.trim())
+    } else if let Some(issuer) = &c.uat_issuer {
+        uat_credentials(c, issuer)?
     } else {
         let (Some(client_id), Some(secret_id), Some(user)) =
             (&c.connected_app, &c.secret_id, &c.jwt_user)

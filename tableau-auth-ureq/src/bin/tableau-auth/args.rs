@@ -19,6 +19,9 @@ Secrets come only from the environment, never from flags:
   TABLEAU_SECRET_VALUE          the secret value of --connected-app's --secret-id
                                 (TABLEAU_CONNECTED_APP_SECRET, its old name, still works)
   TABLEAU_AUTH_TOKEN            a session token (from `token`): whoami uses it, sign-out ends it
+A unified access token (Tableau Cloud, API 3.27+) is minted and signed for every sign-in from
+--uat-issuer, --uat-tenant, --uat-key-id, --uat-user and the PKCS#8 PEM key in --uat-key-file
+(only the file's path is ever shown).
 Settings may come from the environment too (a flag wins): TABLEAU_SERVER, TABLEAU_SITE,
 TABLEAU_API_VERSION, TABLEAU_CA_FILE, TABLEAU_PAT_NAME, TABLEAU_SESSION_STORE. The server
 URL carries no user name or password: credentials in it are refused.
@@ -231,9 +234,39 @@ pub(crate) struct CredentialArgs {
     )]
     pub(crate) jwt_user: Option<String>,
 
-    /// A scope of the connected-app JWT; repeatable (default: tableau:content:read)
-    #[arg(long, value_name = "SCOPE", requires = "connected_app", global = true)]
+    /// A scope of the connected-app JWT or the UAT; repeatable (default: tableau:content:read)
+    #[arg(long, value_name = "SCOPE", global = true)]
     pub(crate) scope: Vec<String>,
+
+    /// Tableau Cloud unified access token: the UAT configuration's issuer URI; mints an RS256
+    /// JWT for every sign-in, signed with the key in --uat-key-file
+    #[arg(
+        long,
+        value_name = "URI",
+        requires_all = ["uat_tenant", "uat_key_id", "uat_key_file", "uat_user"],
+        global = true
+    )]
+    pub(crate) uat_issuer: Option<String>,
+
+    /// The UAT's tenant ID
+    #[arg(long, value_name = "ID", requires = "uat_issuer", global = true)]
+    pub(crate) uat_tenant: Option<String>,
+
+    /// The UAT configuration's key ID (the JWT's kid)
+    #[arg(long, value_name = "ID", requires = "uat_issuer", global = true)]
+    pub(crate) uat_key_id: Option<String>,
+
+    /// The UAT private key: a PKCS#8 PEM file (only its path is ever shown)
+    #[arg(long, value_name = "PEM", requires = "uat_issuer", global = true)]
+    pub(crate) uat_key_file: Option<std::path::PathBuf>,
+
+    /// The user the UAT signs in as
+    #[arg(long, value_name = "USERNAME", requires = "uat_issuer", global = true)]
+    pub(crate) uat_user: Option<String>,
+
+    /// The claim that carries --uat-user (default: email)
+    #[arg(long, value_name = "CLAIM", requires = "uat_issuer", global = true)]
+    pub(crate) uat_username_claim: Option<String>,
 
     /// Sign in as this user instead (a LUID); the credentials must be an administrator's
     #[arg(long, value_name = "USER_LUID", global = true)]
@@ -244,7 +277,7 @@ pub(crate) struct CredentialArgs {
 /// environment, as `TABLEAU_PAT_NAME` can): such a flag means "sign in anew", even with a
 /// session in `TABLEAU_AUTH_TOKEN`.
 pub(crate) fn credentials_on_command_line(matches: &ArgMatches) -> bool {
-    ["pat_name", "username", "jwt", "connected_app"]
+    ["pat_name", "username", "jwt", "connected_app", "uat_issuer"]
         .into_iter()
         .any(|id| source(matches, id) == Some(ValueSource::CommandLine))
 }

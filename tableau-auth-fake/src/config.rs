@@ -1,17 +1,20 @@
 //! What the fake server knows: sites, users, PATs, connected apps and server settings.
 //!
 //! [`FakeConfig::sample`] builds a ready-made configuration whose names and secrets are the
-//! constants of [`sample`].
+//! constants of [`sample`]; [`FakeConfig::builder`] builds one from nothing. Every struct here is
+//! `#[non_exhaustive]`: build it with its builder (or `new`), then edit its public fields freely.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ControlError;
 use super::version::ApiVersion;
 
-/// A site. The Default site has `content_url == ""`.
+/// A site. The Default site has `content_url == ""`. Built with [`SiteConfig::new`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SiteConfig {
     /// Display name (`Default` for the default site).
     pub name: String,
@@ -21,8 +24,9 @@ pub struct SiteConfig {
     pub id: String,
 }
 
-/// A user.
+/// A user. Built with [`UserConfig::builder`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UserConfig {
     /// User name (what password sign-in and JWT `sub` carry). Case-sensitive.
     pub name: String,
@@ -51,13 +55,15 @@ pub struct UserConfig {
     pub domain: String,
 }
 
-fn local_domain() -> String {
+pub(crate) fn local_domain() -> String {
     "local".to_owned()
 }
 
 /// A workbook (listed by `GET sites/{site}/workbooks`; its views open after a trusted-ticket
-/// redemption at `/[t/{site}/]views/{content_url}/{view}`).
+/// redemption at `/[t/{site}/]views/{content_url}/{view}`). Built with
+/// [`WorkbookConfig::builder`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkbookConfig {
     /// Workbook LUID.
     pub id: String,
@@ -80,14 +86,16 @@ pub struct WorkbookConfig {
     pub views: Vec<String>,
 }
 
-fn default_project() -> String {
+pub(crate) fn default_project() -> String {
     "Default".to_owned()
 }
 
 /// What `GET /[t/{site}/]views/...` answers without a valid `workgroup_session_id` cookie
-/// (Tableau documents no answer for a REST-only fake; see `tests/src/fake/README.md`).
+/// (Tableau documents no answer for a REST-only fake; see the crate's README, "The fake's
+/// choices").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ViewWithoutSession {
     /// 302 to the sign-in page, `/#/signin?redirect=<the view path>` (the default).
     #[default]
@@ -100,9 +108,10 @@ pub enum ViewWithoutSession {
 /// docstring for Get Users (Tableau's method reference) lists 400006 for a page number "greater
 /// than the final page number", and TSC issue 1304 quotes a Tableau Server 2022.1 answering
 /// 400006 to a page past the items it returned; `Empty` stays the default for the existing tests
-/// (`tests/src/fake/README.md`).
+/// (the crate's README, "The fake's choices").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PastLastPage {
     /// 200 with an empty list and the real `totalAvailable` (the default).
     #[default]
@@ -111,8 +120,9 @@ pub enum PastLastPage {
     Error,
 }
 
-/// A personal access token.
+/// A personal access token. Built with [`PatConfig::builder`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PatConfig {
     /// Token name (`personalAccessTokenName`).
     pub name: String,
@@ -129,8 +139,10 @@ pub struct PatConfig {
     pub expires_at_unix: Option<u64>,
 }
 
-/// A direct-trust connected app (HS256 shared secret).
+/// A direct-trust connected app (HS256 shared secret). Built with
+/// [`ConnectedAppConfig::builder`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConnectedAppConfig {
     /// Client ID (JWT `iss`).
     pub client_id: String,
@@ -150,9 +162,13 @@ fn yes() -> bool {
     true
 }
 
-/// The whole configuration of a fake server (serde JSON).
+/// The whole configuration of a fake server (serde JSON; every field has a default, so a
+/// configuration written for an older fake still loads). Built with [`FakeConfig::builder`] or
+/// [`FakeConfig::sample`]; its fields are public, so a built configuration can be edited in
+/// place (and a running fake's with [`FakeControl::update_config`](crate::FakeControl::update_config)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct FakeConfig {
     /// Sites.
     pub sites: Vec<SiteConfig>,
@@ -444,33 +460,35 @@ impl FakeConfig {
         }
     }
 
-    /// Checks the parts the server relies on (the version string, LUID uniqueness).
-    pub fn validate(&self) -> Result<ApiVersion, String> {
+    /// Checks the parts the server relies on (the version string, the uniqueness of site URL
+    /// names, user names, PAT names and workbook LUIDs, page sizes of at least 1) and returns the
+    /// server's REST API version.
+    pub fn validate(&self) -> Result<ApiVersion, ControlError> {
         let version = ApiVersion::parse(&self.rest_api_version)
-            .ok_or_else(|| format!("rest_api_version {:?} is not X.Y", self.rest_api_version))?;
+            .ok_or_else(|| ControlError::ApiVersion(self.rest_api_version.clone()))?;
         let mut seen = std::collections::BTreeSet::new();
         for site in &self.sites {
             if !seen.insert(("site-url", site.content_url.clone())) {
-                return Err(format!("duplicate site contentUrl {:?}", site.content_url));
+                return Err(ControlError::DuplicateSite(site.content_url.clone()));
             }
         }
         for user in &self.users {
             if !seen.insert(("user", user.name.clone())) {
-                return Err(format!("duplicate user name {:?}", user.name));
+                return Err(ControlError::DuplicateUser(user.name.clone()));
             }
         }
         for pat in &self.pats {
             if !seen.insert(("pat", pat.name.clone())) {
-                return Err(format!("duplicate PAT name {:?}", pat.name));
+                return Err(ControlError::DuplicatePat(pat.name.clone()));
             }
         }
         for workbook in &self.workbooks {
             if !seen.insert(("workbook", workbook.id.clone())) {
-                return Err(format!("duplicate workbook id {:?}", workbook.id));
+                return Err(ControlError::DuplicateWorkbook(workbook.id.clone()));
             }
         }
         if self.default_page_size == 0 || self.max_page_size == 0 {
-            return Err("default_page_size and max_page_size must be at least 1".to_owned());
+            return Err(ControlError::PageSize);
         }
         Ok(version)
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer};
+use tableau_auth_fake::{FakeConfig, FakeOptions, FakeServer};
 
 /// A fake Tableau Server on 127.0.0.1 for end-to-end tests.
 #[derive(Debug, Parser)]
@@ -58,14 +58,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
         None => FakeConfig::sample(),
     };
-    let options = FakeOptions {
-        tls: args.tls,
-        redirect_listener: args.redirect_port.is_some(),
-        redirect_status: args.redirect_status,
-        port: args.port,
-        redirect_port: args.redirect_port.unwrap_or(0),
-        ..FakeOptions::default()
-    };
+    let options = FakeOptions::builder()
+        .tls(args.tls)
+        .redirect_listener(args.redirect_port.is_some())
+        .redirect_status(args.redirect_status)
+        .port(args.port)
+        .redirect_port(args.redirect_port.unwrap_or(0))
+        .build();
     let server = FakeServer::start(config, options).await?;
     let mut ready = serde_json::Map::new();
     ready.insert("base_url".into(), server.base_url().into());

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::config::FakeConfig;
+use super::error::ControlError;
 use super::faults::FaultRule;
 use super::log::LoggedRequest;
 use super::reply::Reply;
@@ -52,8 +53,9 @@ impl FakeControl {
         lock(&self.shared.core).config.clone()
     }
 
-    /// Replaces the configuration (live sessions, used JWT ids and tickets are kept).
-    pub fn set_config(&self, config: FakeConfig) -> Result<(), String> {
+    /// Replaces the configuration (live sessions, used JWT ids and tickets are kept). An
+    /// invalid configuration ([`FakeConfig::validate`]) is refused and nothing changes.
+    pub fn set_config(&self, config: FakeConfig) -> Result<(), ControlError> {
         let version = config.validate()?;
         let mut core = lock(&self.shared.core);
         core.config = config;
@@ -62,7 +64,7 @@ impl FakeControl {
     }
 
     /// Edits the configuration in place (validated afterwards; rejected edits are not applied).
-    pub fn update_config(&self, edit: impl FnOnce(&mut FakeConfig)) -> Result<(), String> {
+    pub fn update_config(&self, edit: impl FnOnce(&mut FakeConfig)) -> Result<(), ControlError> {
         let mut config = self.config();
         edit(&mut config);
         self.set_config(config)
@@ -108,10 +110,11 @@ impl FakeControl {
         lock(&self.shared.log).clear();
     }
 
-    /// Sets the redirect listener's status (301, 302, 303, 307 or 308).
-    pub fn set_redirect_status(&self, status: u16) -> Result<(), String> {
+    /// Sets the redirect listener's status (301, 302, 303, 307 or 308; any other is
+    /// [`ControlError::RedirectStatus`]).
+    pub fn set_redirect_status(&self, status: u16) -> Result<(), ControlError> {
         if !valid_redirect(status) {
-            return Err(format!("{status} is not a redirect status"));
+            return Err(ControlError::RedirectStatus(status));
         }
         self.shared.redirect_status.store(status, Ordering::Relaxed);
         Ok(())

@@ -11,9 +11,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
-use tableau_auth_tests::fake::{
-    FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, PastLastPage, ServerCert,
-    ViewWithoutSession, sample, sign_hs256,
+use tableau_auth_fake::{
+    ControlError, FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, PastLastPage,
+    ServerCert, ViewWithoutSession, sample, sign_hs256,
 };
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -1234,7 +1234,10 @@ async fn redirect_listener_and_the_405_symptom() {
         .post(&format!("{http}/api/{V}/auth/signin"), &[], &body)
         .await;
     assert_eq!(r.status, 307);
-    assert!(server.control().set_redirect_status(200).is_err());
+    assert_eq!(
+        server.control().set_redirect_status(200),
+        Err(ControlError::RedirectStatus(200))
+    );
 
     let log = server.request_log();
     let to_http: Vec<_> = log
@@ -1631,12 +1634,20 @@ async fn control_endpoints() {
         "3.25 > 3.4 now"
     );
     changed["rest_api_version"] = json!("three");
+    let refused = client
+        .post(&format!("{base}/_fake/config"), &[], &changed.to_string())
+        .await;
+    assert_eq!(refused.status, 400);
     assert_eq!(
-        client
-            .post(&format!("{base}/_fake/config"), &[], &changed.to_string())
-            .await
-            .status,
-        400
+        refused.json(),
+        json!({"error": "rest_api_version \"three\" is not X.Y"})
+    );
+    let refused = client
+        .post(&format!("{base}/_fake/redirect?status=200"), &[], "")
+        .await;
+    assert_eq!(
+        (refused.status, refused.json()),
+        (400, json!({"error": "200 is not a redirect status"}))
     );
     assert_eq!(
         client
@@ -1651,6 +1662,65 @@ async fn control_endpoints() {
         client.get(&format!("{base}/_fake/nope"), &[]).await.status,
         404
     );
+}
+
+// -------------------------------------------------------------------------------------------
+// Typed control errors
+
+#[test]
+fn refused_configurations_are_typed_control_errors() {
+    let server =
+        FakeServer::start_blocking(FakeConfig::sample(), FakeOptions::plain()).expect("start");
+    let control = server.control();
+    let before = control.config();
+    type Edit = fn(&mut FakeConfig);
+    let cases: [(Edit, ControlError); 5] = [
+        (
+            |c| c.rest_api_version = "3".into(),
+            ControlError::ApiVersion("3".into()),
+        ),
+        (
+            |c| c.sites.push(c.sites[0].clone()),
+            ControlError::DuplicateSite(String::new()),
+        ),
+        (
+            |c| c.users.push(c.users[1].clone()),
+            ControlError::DuplicateUser(sample::USER_NAME.into()),
+        ),
+        (
+            |c| c.pats.push(c.pats[0].clone()),
+            ControlError::DuplicatePat(sample::ADMIN_PAT_NAME.into()),
+        ),
+        (|c| c.max_page_size = 0, ControlError::PageSize),
+    ];
+    for (edit, expected) in cases {
+        assert_eq!(control.update_config(edit), Err(expected));
+    }
+    let mut workbooks = FakeConfig::sample();
+    workbooks.workbooks.push(workbooks.workbooks[0].clone());
+    let id = workbooks.workbooks[0].id.clone();
+    assert_eq!(
+        control.set_config(workbooks),
+        Err(ControlError::DuplicateWorkbook(id))
+    );
+    assert_eq!(control.config(), before, "nothing applied");
+    assert_eq!(
+        ControlError::DuplicateUser("u".into()).to_string(),
+        r#"duplicate user name "u""#
+    );
+
+    let bad = FakeConfig::builder().rest_api_version("x.y").build();
+    let error = FakeServer::start_blocking(bad, FakeOptions::plain()).expect_err("refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<ControlError>()),
+        Some(&ControlError::ApiVersion("x.y".into()))
+    );
+    let options = FakeOptions::builder().redirect_status(200).build();
+    let error = FakeServer::start_blocking(FakeConfig::sample(), options).expect_err("refused");
+    assert_eq!(error.to_string(), "200 is not a redirect status");
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1675,6 +1745,8 @@ fn start_blocking_serves_plain_http() {
     drop(server);
 }
 
+/// The `fake-tableau` binary (feature `cli`).
+#[cfg(feature = "cli")]
 #[test]
 fn binary_prints_one_ready_line() {
     use std::io::BufRead as _;
@@ -2150,6 +2222,8 @@ async fn site_luids_users_405_and_401000_as_tableau_answers() {
     assert!(r.body.contains("<summary>Unauthorized Access</summary>"));
 }
 
+/// The `fake-tableau` binary (feature `cli`).
+#[cfg(feature = "cli")]
 #[test]
 fn sample_config_lists_workbooks_and_old_configs_still_load() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-tableau"))

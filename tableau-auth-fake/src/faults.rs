@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What to do instead of (or before) answering normally.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "FaultWire", into = "FaultWire")]
+#[non_exhaustive]
 pub enum Fault {
     /// Wait this long, then answer normally.
     Delay(Duration),
@@ -138,6 +139,7 @@ impl From<Fault> for FaultWire {
 /// JSON: `{"path": "/api/3.25/auth/signin", "prefix": false, "method": "POST", "times": 1,
 /// "fault": {"kind": "hang"}}` (`prefix`, `method`, `times` optional; no `times` = forever).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FaultRule {
     /// Path to match (no query string).
     pub path: String,

@@ -18,6 +18,7 @@ pub enum Listener {
 
 /// One received request.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct LoggedRequest {
     /// Position in the log (0-based, never reused even after a clear).
     pub seq: u64,

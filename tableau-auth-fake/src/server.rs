@@ -24,6 +24,7 @@ use super::body::{BoxError, HugeBody, ResBody, TruncatedBody, full};
 use super::clock::Clock;
 use super::config::FakeConfig;
 use super::control::{self, FakeControl};
+use super::error::ControlError;
 use super::faults::{self, Fault, FaultRule};
 use super::handlers;
 use super::log::{Listener, LoggedRequest};
@@ -37,8 +38,10 @@ use super::tls::{self, CaFile, ServerCert};
 /// Largest request body read (bigger ones get 400 400000).
 const MAX_BODY: usize = 1024 * 1024;
 
-/// How to start a [`FakeServer`].
+/// How to start a [`FakeServer`]: [`FakeOptions::default`] (TLS and a redirect listener),
+/// [`FakeOptions::plain`], [`FakeOptions::with_cert`], or [`FakeOptions::builder`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FakeOptions {
     /// Serve HTTPS (certificate from a CA generated at start) instead of plain HTTP.
     pub tls: bool,
@@ -86,6 +89,72 @@ impl FakeOptions {
             cert,
             ..Self::default()
         }
+    }
+
+    /// A builder starting from [`FakeOptions::default`] (TLS on, redirect listener on with
+    /// 301, ports picked by the OS, a valid certificate).
+    ///
+    /// ```
+    /// use tableau_auth_fake::FakeOptions;
+    ///
+    /// let options = FakeOptions::builder().redirect_listener(false).port(0).build();
+    /// assert!(options.tls);
+    /// ```
+    pub fn builder() -> FakeOptionsBuilder {
+        FakeOptionsBuilder {
+            options: Self::default(),
+        }
+    }
+}
+
+/// Builds [`FakeOptions`] ([`FakeOptions::builder`]).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct FakeOptionsBuilder {
+    options: FakeOptions,
+}
+
+impl FakeOptionsBuilder {
+    /// Serve HTTPS (certificate from a CA generated at start) or plain HTTP.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.options.tls = tls;
+        self
+    }
+
+    /// Also open a plain-HTTP listener that redirects every request to the main listener.
+    pub fn redirect_listener(mut self, on: bool) -> Self {
+        self.options.redirect_listener = on;
+        self
+    }
+
+    /// The redirect listener's status: 301, 302, 303, 307 or 308 (checked at start).
+    pub fn redirect_status(mut self, status: u16) -> Self {
+        self.options.redirect_status = status;
+        self
+    }
+
+    /// Main listener port (0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.options.port = port;
+        self
+    }
+
+    /// Redirect listener port (0: any free port).
+    pub fn redirect_port(mut self, port: u16) -> Self {
+        self.options.redirect_port = port;
+        self
+    }
+
+    /// The server certificate presented over TLS (see [`ServerCert`]).
+    pub fn cert(mut self, cert: ServerCert) -> Self {
+        self.options.cert = cert;
+        self
+    }
+
+    /// The options.
+    #[must_use]
+    pub fn build(self) -> FakeOptions {
+        self.options
     }
 }
 
@@ -142,19 +211,21 @@ impl std::fmt::Debug for FakeServer {
     }
 }
 
-fn invalid(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+fn invalid(e: ControlError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
 }
 
 impl FakeServer {
     /// Binds `127.0.0.1` and serves on the current tokio runtime (needs the `net` and `time`
-    /// drivers). Fails on an invalid config (version not `X.Y`, duplicates) or a bind error.
+    /// drivers). Fails on an invalid config (version not `X.Y`, duplicates: an
+    /// [`io::ErrorKind::InvalidInput`] error whose inner error, [`io::Error::get_ref`], is the
+    /// [`ControlError`]), an invalid
+    /// redirect status, or a bind error.
     pub async fn start(config: FakeConfig, options: FakeOptions) -> io::Result<Self> {
         let version = config.validate().map_err(invalid)?;
         if !valid_redirect(options.redirect_status) {
-            return Err(invalid(format!(
-                "redirect status {} is not a redirect",
-                options.redirect_status
+            return Err(invalid(ControlError::RedirectStatus(
+                options.redirect_status,
             )));
         }
         let main = TcpListener::bind(("127.0.0.1", options.port)).await?;

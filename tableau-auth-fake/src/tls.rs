@@ -25,6 +25,7 @@ use super::random;
 /// [`FakeServer::ca_pem`]: super::FakeServer::ca_pem
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ServerCert {
     /// Signed by the published CA, for `localhost` and `127.0.0.1`, valid now (the default).
     #[default]

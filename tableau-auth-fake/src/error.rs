@@ -1,0 +1,37 @@
+//! Why the fake refused a configuration or a control request.
+
+/// A configuration ([`FakeConfig::validate`], [`FakeServer::start`],
+/// [`FakeControl::set_config`], [`FakeControl::update_config`], `POST /_fake/config`) or a
+/// control request ([`FakeControl::set_redirect_status`], `POST /_fake/redirect`) the fake
+/// refused. Nothing was changed. Over HTTP the answer is 400 with `{"error": "<this message>"}`.
+///
+/// [`FakeConfig::validate`]: crate::FakeConfig::validate
+/// [`FakeServer::start`]: crate::FakeServer::start
+/// [`FakeControl::set_config`]: crate::FakeControl::set_config
+/// [`FakeControl::update_config`]: crate::FakeControl::update_config
+/// [`FakeControl::set_redirect_status`]: crate::FakeControl::set_redirect_status
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// `rest_api_version` is not `X.Y` (two decimal numbers).
+    #[error("rest_api_version {0:?} is not X.Y")]
+    ApiVersion(String),
+    /// Two sites have the same `content_url`.
+    #[error("duplicate site contentUrl {0:?}")]
+    DuplicateSite(String),
+    /// Two users have the same name.
+    #[error("duplicate user name {0:?}")]
+    DuplicateUser(String),
+    /// Two personal access tokens have the same name.
+    #[error("duplicate PAT name {0:?}")]
+    DuplicatePat(String),
+    /// Two workbooks have the same LUID.
+    #[error("duplicate workbook id {0:?}")]
+    DuplicateWorkbook(String),
+    /// `default_page_size` or `max_page_size` is 0.
+    #[error("default_page_size and max_page_size must be at least 1")]
+    PageSize,
+    /// A redirect listener's status that is not 301, 302, 303, 307 or 308.
+    #[error("{0} is not a redirect status")]
+    RedirectStatus(u16),
+}
