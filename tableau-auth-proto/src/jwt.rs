@@ -138,24 +138,21 @@ impl ConnectedApp {
 
     /// Mints a signed JWT.
     pub fn mint(&self, inputs: MintInputs) -> Result<SecretString, Error> {
-        for (value, what) in [
-            (&self.client_id, "connected-app client id"),
-            (&self.secret_id, "connected-app secret id"),
-            (&self.username, "JWT user name"),
-        ] {
-            if value.is_empty() {
-                return Err(Misuse::Empty(what).into());
-            }
-        }
-        if self.secret_value.expose_secret().is_empty() {
-            return Err(Misuse::Empty("connected-app secret value").into());
-        }
-        if self.scopes.is_empty() || self.scopes.iter().any(String::is_empty) {
-            return Err(Misuse::Empty("JWT scope list").into());
-        }
-        if self.lifetime.is_zero() || self.lifetime.saturating_add(self.clock_skew) > MAX_LIFETIME {
-            return Err(Misuse::JwtLifetime(self.lifetime.saturating_add(self.clock_skew)).into());
-        }
+        let (issued, skew) = check_mint(
+            &[
+                (&self.client_id, "connected-app client id"),
+                (&self.secret_id, "connected-app secret id"),
+                (&self.username, "JWT user name"),
+                (
+                    self.secret_value.expose_secret(),
+                    "connected-app secret value",
+                ),
+            ],
+            &self.scopes,
+            self.lifetime,
+            self.clock_skew,
+            inputs,
+        )?;
         if let Some(name) = self
             .user_attributes
             .keys()
@@ -163,12 +160,6 @@ impl ConnectedApp {
         {
             return Err(Misuse::ReservedClaim(name.clone()).into());
         }
-        let issued = inputs
-            .issued_at
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| Misuse::ClockBeforeEpoch)?
-            .as_secs();
-        let skew = self.clock_skew.as_secs();
         let header = Header {
             alg: "HS256",
             typ: "JWT",
@@ -256,7 +247,33 @@ enum AttributeValue<'a> {
     Many(&'a [String]),
 }
 
-fn append_json_b64<T: Serialize>(out: &mut String, value: &T) -> Result<(), Error> {
+/// Checks what every minted JWT needs (the named values not empty, scopes, the lifetime within
+/// [`MAX_LIFETIME`] with the skew) and returns the issue time and the skew, in seconds.
+pub(crate) fn check_mint(
+    required: &[(&str, &'static str)],
+    scopes: &[String],
+    lifetime: Duration,
+    clock_skew: Duration,
+    inputs: MintInputs,
+) -> Result<(u64, u64), Error> {
+    if let Some((_, what)) = required.iter().find(|(value, _)| value.is_empty()) {
+        return Err(Misuse::Empty(what).into());
+    }
+    if scopes.is_empty() || scopes.iter().any(String::is_empty) {
+        return Err(Misuse::Empty("JWT scope list").into());
+    }
+    if lifetime.is_zero() || lifetime.saturating_add(clock_skew) > MAX_LIFETIME {
+        return Err(Misuse::JwtLifetime(lifetime.saturating_add(clock_skew)).into());
+    }
+    let issued = inputs
+        .issued_at
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| Misuse::ClockBeforeEpoch)?
+        .as_secs();
+    Ok((issued, clock_skew.as_secs()))
+}
+
+pub(crate) fn append_json_b64<T: Serialize>(out: &mut String, value: &T) -> Result<(), Error> {
     let json = serde_json::to_vec(value).map_err(|_| Misuse::Empty("JWT claims"))?;
     URL_SAFE_NO_PAD.encode_string(&json, out);
     Ok(())

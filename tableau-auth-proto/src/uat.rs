@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::error::{Error, Misuse};
-use crate::jwt::{MAX_LIFETIME, uuid_v4};
+use crate::jwt::{append_json_b64, check_mint, uuid_v4};
 use crate::mint::MintInputs;
 
 /// The claim that carries the tenant.
@@ -173,34 +173,22 @@ impl UnifiedAccess {
 
     /// Mints a signed token.
     pub fn mint(&self, inputs: MintInputs) -> Result<SecretString, Error> {
-        for (value, what) in [
-            (&self.issuer, "UAT issuer"),
-            (&self.tenant_id, "UAT tenant id"),
-            (&self.username, "UAT user name"),
-            (&self.username_claim, "UAT user-name claim"),
-        ] {
-            if value.is_empty() {
-                return Err(Misuse::Empty(what).into());
-            }
-        }
-        if self.signer.key_id().is_empty() {
-            return Err(Misuse::Empty("UAT key id").into());
-        }
-        if self.scopes.is_empty() || self.scopes.iter().any(String::is_empty) {
-            return Err(Misuse::Empty("JWT scope list").into());
-        }
-        if self.lifetime.is_zero() || self.lifetime.saturating_add(self.clock_skew) > MAX_LIFETIME {
-            return Err(Misuse::JwtLifetime(self.lifetime.saturating_add(self.clock_skew)).into());
-        }
+        let (issued, skew) = check_mint(
+            &[
+                (&self.issuer, "UAT issuer"),
+                (&self.tenant_id, "UAT tenant id"),
+                (&self.username, "UAT user name"),
+                (&self.username_claim, "UAT user-name claim"),
+                (self.signer.key_id(), "UAT key id"),
+            ],
+            &self.scopes,
+            self.lifetime,
+            self.clock_skew,
+            inputs,
+        )?;
         if RESERVED.contains(&self.username_claim.as_str()) {
             return Err(Misuse::ReservedClaim(self.username_claim.clone()).into());
         }
-        let issued = inputs
-            .issued_at
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| Misuse::ClockBeforeEpoch)?
-            .as_secs();
-        let skew = self.clock_skew.as_secs();
         let mut header = Map::new();
         header.insert("alg".into(), "RS256".into());
         header.insert("typ".into(), "JWT".into());
@@ -221,16 +209,9 @@ impl UnifiedAccess {
             claims.insert(SITE_CLAIM.into(), site.clone().into());
         }
         let mut token = String::with_capacity(1024);
-        for (i, part) in [Value::Object(header), Value::Object(claims)]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                token.push('.');
-            }
-            let json = serde_json::to_vec(part).map_err(|_| Misuse::Empty("JWT claims"))?;
-            URL_SAFE_NO_PAD.encode_string(&json, &mut token);
-        }
+        append_json_b64(&mut token, &Value::Object(header))?;
+        token.push('.');
+        append_json_b64(&mut token, &Value::Object(claims))?;
         let signature = self
             .signer
             .sign_rs256(token.as_bytes())
@@ -265,7 +246,10 @@ impl fmt::Debug for UnifiedAccess {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use secrecy::ExposeSecret;
+    use std::time::UNIX_EPOCH;
 
     struct Echo;
     impl UatSigner for Echo {

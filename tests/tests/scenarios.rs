@@ -378,38 +378,84 @@ fn hyper_failure(e: &tableau_auth_hyper::Error) -> Failure {
     }
 }
 
+/// How the caller's own requests go out: the async client's `send`, its tower layer, or a
+/// reqwest client with the middleware (the session is a `tableau_auth_hyper::Client` in all
+/// three: the middleware's own).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Client,
+    Tower,
+    Reqwest,
+}
+
 struct Async {
     fake: Arc<FakeServer>,
     client: tableau_auth_hyper::Client,
     events: EventLog,
-    /// Send the caller's own requests through the tower layer instead of `Client::send`.
-    tower: bool,
+    via: Via,
+    reqwest: Option<tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware>,
 }
 
 impl Async {
-    fn new(setup: Setup, tower: bool) -> Self {
-        Self::on(fake(), setup, tower)
+    fn new(setup: Setup, via: Via) -> Self {
+        Self::on(fake(), setup, via)
     }
 
-    fn on(fake: Arc<FakeServer>, setup: Setup, tower: bool) -> Self {
+    fn on(fake: Arc<FakeServer>, setup: Setup, via: Via) -> Self {
         let events = EventLog::default();
         let builder = configured!(tableau_auth_hyper::Client, &fake, setup, &events);
-        let client = runtime().block_on(async { builder.build().expect("client") });
+        let (client, reqwest) = if via == Via::Reqwest {
+            use tableau_auth_reqwest::{TableauAuthMiddleware, reqwest, reqwest_middleware};
+            tableau_auth_reqwest::use_ring();
+            let ca = reqwest::Certificate::from_pem(fake.ca_pem().expect("tls").as_bytes())
+                .expect("the fake's CA");
+            let http = reqwest::Client::builder()
+                .tls_certs_only([ca])
+                .build()
+                .expect("a reqwest client");
+            let middleware = TableauAuthMiddleware::new(builder, http.clone()).expect("middleware");
+            let client = middleware.client().clone();
+            let http = reqwest_middleware::ClientBuilder::new(http)
+                .with(middleware)
+                .build();
+            (client, Some(http))
+        } else {
+            (
+                runtime().block_on(async { builder.build().expect("client") }),
+                None,
+            )
+        };
         Self {
             fake,
             client,
             events,
-            tower,
+            via,
+            reqwest,
         }
     }
 }
 
-/// One own GET through the client or the tower layer.
-async fn async_get(client: tableau_auth_hyper::Client, tower: bool, path: String) -> Res<u16> {
+/// One own GET through the client, the tower layer or the reqwest middleware.
+async fn async_get(
+    client: tableau_auth_hyper::Client,
+    via: Via,
+    reqwest: Option<tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware>,
+    path: String,
+) -> Res<u16> {
     use http_body_util::Full;
     use tower::{Layer as _, ServiceExt as _};
     let uri = client.site_url(&path).map_err(|e| hyper_failure(&e))?;
-    if !tower {
+    if let Some(http) = reqwest {
+        return match http.get(uri.to_string()).send().await {
+            Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
+            Ok(response) => Err(Failure::delivered(response.status().as_u16())),
+            Err(e) => Err(match tableau_auth_reqwest::Error::of(&e) {
+                Some(tableau_auth_reqwest::Error::Auth(e)) => hyper_failure(e),
+                _ => Failure::other(e.to_string()),
+            }),
+        };
+    }
+    if via == Via::Client {
         let request = http::Request::get(uri).body(Vec::new()).expect("request");
         return client
             .send(request)
@@ -433,13 +479,17 @@ async fn async_get(client: tableau_auth_hyper::Client, tower: bool, path: String
 
 impl Driver for Async {
     fn name(&self) -> &'static str {
-        if self.tower { "tower" } else { "async" }
+        match self.via {
+            Via::Client => "async",
+            Via::Tower => "tower",
+            Via::Reqwest => "reqwest",
+        }
     }
     fn fake(&self) -> &FakeServer {
         &self.fake
     }
     fn peer(&self, setup: Setup) -> Box<dyn Driver> {
-        Box::new(Self::on(self.fake.clone(), setup, self.tower))
+        Box::new(Self::on(self.fake.clone(), setup, self.via))
     }
     fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
         runtime()
@@ -448,12 +498,24 @@ impl Driver for Async {
             .map_err(|e| hyper_failure(&e))
     }
     fn get(&mut self, path: &str) -> Res<u16> {
-        runtime().block_on(async_get(self.client.clone(), self.tower, path.to_owned()))
+        runtime().block_on(async_get(
+            self.client.clone(),
+            self.via,
+            self.reqwest.clone(),
+            path.to_owned(),
+        ))
     }
     fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
         runtime().block_on(async {
             let tasks: Vec<_> = (0..n)
-                .map(|_| tokio::spawn(async_get(self.client.clone(), self.tower, path.to_owned())))
+                .map(|_| {
+                    tokio::spawn(async_get(
+                        self.client.clone(),
+                        self.via,
+                        self.reqwest.clone(),
+                        path.to_owned(),
+                    ))
+                })
                 .collect();
             let mut results = Vec::new();
             for task in tasks {
@@ -481,128 +543,6 @@ impl Driver for Async {
     }
     fn generation(&self) -> u64 {
         self.client.generation()
-    }
-    fn events(&self) -> Vec<SessionEvent> {
-        self.events.lock().unwrap().clone()
-    }
-}
-
-// ----- the reqwest middleware ----------------------------------------------------------------
-
-struct Reqwest {
-    fake: Arc<FakeServer>,
-    http: tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware,
-    session: tableau_auth_hyper::Client,
-    events: EventLog,
-}
-
-impl Reqwest {
-    fn new(setup: Setup) -> Self {
-        Self::on(fake(), setup)
-    }
-
-    fn on(fake: Arc<FakeServer>, setup: Setup) -> Self {
-        use tableau_auth_reqwest::{TableauAuthMiddleware, reqwest, reqwest_middleware};
-        tableau_auth_reqwest::use_ring();
-        let events = EventLog::default();
-        let builder = configured!(tableau_auth_hyper::Client, &fake, setup, &events);
-        let ca = reqwest::Certificate::from_pem(fake.ca_pem().expect("tls").as_bytes())
-            .expect("the fake's CA");
-        let http = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .build()
-            .expect("a reqwest client");
-        let middleware = TableauAuthMiddleware::new(builder, http.clone()).expect("middleware");
-        let session = middleware.client().clone();
-        let http = reqwest_middleware::ClientBuilder::new(http)
-            .with(middleware)
-            .build();
-        Self {
-            fake,
-            http,
-            session,
-            events,
-        }
-    }
-}
-
-/// One own GET through the middleware.
-async fn reqwest_get(
-    http: tableau_auth_reqwest::reqwest_middleware::ClientWithMiddleware,
-    session: tableau_auth_hyper::Client,
-    path: String,
-) -> Res<u16> {
-    let uri = session.site_url(&path).map_err(|e| hyper_failure(&e))?;
-    match http.get(uri.to_string()).send().await {
-        Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
-        Ok(response) => Err(Failure::delivered(response.status().as_u16())),
-        Err(e) => Err(match tableau_auth_reqwest::Error::of(&e) {
-            Some(tableau_auth_reqwest::Error::Auth(e)) => hyper_failure(e),
-            _ => Failure::other(e.to_string()),
-        }),
-    }
-}
-
-impl Driver for Reqwest {
-    fn name(&self) -> &'static str {
-        "reqwest"
-    }
-    fn fake(&self) -> &FakeServer {
-        &self.fake
-    }
-    fn peer(&self, setup: Setup) -> Box<dyn Driver> {
-        Box::new(Self::on(self.fake.clone(), setup))
-    }
-    fn sign_in(&mut self, sign_in: SignIn) -> Res<()> {
-        runtime()
-            .block_on(self.session.sign_in(sign_in))
-            .map(|_| ())
-            .map_err(|e| hyper_failure(&e))
-    }
-    fn get(&mut self, path: &str) -> Res<u16> {
-        runtime().block_on(reqwest_get(
-            self.http.clone(),
-            self.session.clone(),
-            path.to_owned(),
-        ))
-    }
-    fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
-        runtime().block_on(async {
-            let tasks: Vec<_> = (0..n)
-                .map(|_| {
-                    tokio::spawn(reqwest_get(
-                        self.http.clone(),
-                        self.session.clone(),
-                        path.to_owned(),
-                    ))
-                })
-                .collect();
-            let mut results = Vec::new();
-            for task in tasks {
-                results.push(task.await.expect("task"));
-            }
-            results
-        })
-    }
-    fn whoami(&mut self) -> Res<String> {
-        runtime()
-            .block_on(self.session.current_session())
-            .map(|me| me.user_name)
-            .map_err(|e| hyper_failure(&e))
-    }
-    fn switch_site(&mut self, site: &str) -> Res<bool> {
-        runtime()
-            .block_on(self.session.switch_site(site))
-            .map(|s| s.is_some())
-            .map_err(|e| hyper_failure(&e))
-    }
-    fn sign_out(&mut self) -> Res<SignOut> {
-        runtime()
-            .block_on(self.session.sign_out())
-            .map_err(|e| hyper_failure(&e))
-    }
-    fn generation(&self) -> u64 {
-        self.session.generation()
     }
     fn events(&self) -> Vec<SessionEvent> {
         self.events.lock().unwrap().clone()
@@ -1045,13 +985,13 @@ macro_rules! scenarios {
             $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Blocking::new(s))); })*
         }
         mod asynchronous {
-            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, false))); })*
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, super::Via::Client))); })*
         }
         mod tower_layer {
-            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, true))); })*
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, super::Via::Tower))); })*
         }
         mod reqwest_middleware {
-            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Reqwest::new(s))); })*
+            $(#[test] fn $scenario() { super::$scenario(&|s| Box::new(super::Async::new(s, super::Via::Reqwest))); })*
         }
     };
 }
