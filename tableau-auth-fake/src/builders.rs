@@ -5,9 +5,12 @@
 //! setter not called give the same value); required values are the arguments of `builder`.
 
 use super::config::{
-    ConnectedAppConfig, FakeConfig, PastLastPage, PatConfig, SiteConfig, UserConfig,
-    ViewWithoutSession, WorkbookConfig, default_project, local_domain,
+    CloudConfig, ConnectedAppConfig, FakeConfig, PastLastPage, PatConfig, SiteConfig, UatConfig,
+    UserConfig, ViewWithoutSession, WorkbookConfig, default_project, default_username_claim,
+    local_domain,
 };
+use super::uat_key;
+use super::version::{ApiVersion, since};
 
 impl FakeConfig {
     /// A builder starting from [`FakeConfig::default`]: only the Default site, no users, no
@@ -203,11 +206,149 @@ impl FakeConfigBuilder {
         self
     }
 
+    /// Tableau Cloud mode: the fake accepts unified access tokens and checks them against
+    /// `cloud`'s UAT configurations. A `rest_api_version` below 3.27 is raised to 3.27 (set a
+    /// later one after this call if wanted).
+    pub fn cloud(mut self, cloud: CloudConfig) -> Self {
+        self.config.cloud = Some(cloud);
+        if ApiVersion::parse(&self.config.rest_api_version).is_some_and(|v| v < since::UAT) {
+            self.config.rest_api_version = since::UAT.to_string();
+        }
+        self
+    }
+
     /// The configuration. It is checked when a fake starts with it or takes it
     /// ([`FakeConfig::validate`] checks it earlier).
     #[must_use]
     pub fn build(self) -> FakeConfig {
         self.config
+    }
+}
+
+impl CloudConfig {
+    /// A builder: no UAT configuration yet, a clock-skew allowance of 60 s.
+    ///
+    /// ```
+    /// use tableau_auth_fake::{CloudConfig, FakeConfig, UatConfig, sample};
+    ///
+    /// let uat = UatConfig::builder(
+    ///     "https://issuer.example.com",
+    ///     "tenant-1",
+    ///     "key-1",
+    ///     sample::UAT_PUBLIC_KEY_PEM,
+    /// )
+    /// .username_claim("upn")
+    /// .scope("tableau:content:read")
+    /// .build();
+    /// let config = FakeConfig::sample()
+    ///     .into_builder()
+    ///     .cloud(CloudConfig::builder().uat(uat).uat_clock_skew_secs(5).build())
+    ///     .build();
+    /// assert_eq!(config.rest_api_version, "3.27");
+    /// assert!(config.validate().is_ok());
+    /// ```
+    pub fn builder() -> CloudConfigBuilder {
+        CloudConfigBuilder {
+            cloud: Self::default(),
+        }
+    }
+}
+
+/// Builds a [`CloudConfig`] ([`CloudConfig::builder`]).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct CloudConfigBuilder {
+    cloud: CloudConfig,
+}
+
+impl CloudConfigBuilder {
+    /// Adds a UAT configuration.
+    pub fn uat(mut self, uat: UatConfig) -> Self {
+        self.cloud.uat_configurations.push(uat);
+        self
+    }
+
+    /// Replaces the UAT configurations.
+    pub fn uats(mut self, uats: impl IntoIterator<Item = UatConfig>) -> Self {
+        self.cloud.uat_configurations = uats.into_iter().collect();
+        self
+    }
+
+    /// How far a UAT's `exp` may lie in the past, and its `nbf` and `iat` in the future, in
+    /// seconds on the fake's clock (default 60).
+    pub fn uat_clock_skew_secs(mut self, secs: u64) -> Self {
+        self.cloud.uat_clock_skew_secs = secs;
+        self
+    }
+
+    /// The Tableau Cloud settings.
+    #[must_use]
+    pub fn build(self) -> CloudConfig {
+        self.cloud
+    }
+}
+
+impl UatConfig {
+    /// A builder for the UAT configuration of `issuer` (the token's `iss`) in the tenant
+    /// `tenant_id`, whose tokens are signed by the key `key_id` (`kid`) with the public key
+    /// `public_key_pem` (`PUBLIC KEY` or `RSA PUBLIC KEY` PEM): user name in `email`, no scope
+    /// allowed yet.
+    pub fn builder(
+        issuer: impl Into<String>,
+        tenant_id: impl Into<String>,
+        key_id: impl Into<String>,
+        public_key_pem: impl Into<String>,
+    ) -> UatConfigBuilder {
+        UatConfigBuilder {
+            uat: Self {
+                issuer: issuer.into(),
+                tenant_id: tenant_id.into(),
+                key_id: key_id.into(),
+                public_key_pem: public_key_pem.into(),
+                username_claim: default_username_claim(),
+                scopes: Vec::new(),
+            },
+        }
+    }
+
+    /// A PKCS#1 `RSAPublicKey` in DER (what ring's `RsaKeyPair::public_key` gives) as
+    /// `-----BEGIN RSA PUBLIC KEY-----` PEM, for [`UatConfig::builder`].
+    pub fn rsa_public_key_pem(pkcs1_der: &[u8]) -> String {
+        uat_key::pkcs1_pem(pkcs1_der)
+    }
+}
+
+/// Builds a [`UatConfig`] ([`UatConfig::builder`]).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct UatConfigBuilder {
+    uat: UatConfig,
+}
+
+impl UatConfigBuilder {
+    /// The claim that carries the user name (default `email`).
+    pub fn username_claim(mut self, claim: impl Into<String>) -> Self {
+        self.uat.username_claim = claim.into();
+        self
+    }
+
+    /// Allows a scope (`tableau:content:read`; `tableau:content:*` allows every scope that
+    /// starts with `tableau:content:`).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.uat.scopes.push(scope.into());
+        self
+    }
+
+    /// Allows scopes.
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.uat.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// The UAT configuration.
+    #[must_use]
+    pub fn build(self) -> UatConfig {
+        self.uat
     }
 }
 
@@ -502,6 +643,44 @@ mod tests {
         )
         .expect("workbook");
         assert_eq!(workbook, parsed);
+
+        let cloud = CloudConfig::builder().build();
+        let parsed: CloudConfig = serde_json::from_str("{}").expect("cloud");
+        assert_eq!(cloud, parsed);
+
+        let uat = UatConfig::builder("i", "t", "k", "pem").build();
+        let parsed: UatConfig = serde_json::from_str(
+            r#"{"issuer":"i","tenant_id":"t","key_id":"k","public_key_pem":"pem"}"#,
+        )
+        .expect("uat");
+        assert_eq!(uat, parsed);
+        assert_eq!(uat.username_claim, "email");
+    }
+
+    #[test]
+    fn the_cloud_mode_raises_an_old_version_only() {
+        let cloud = || CloudConfig::builder().build();
+        let raised = FakeConfig::builder().cloud(cloud()).build();
+        assert_eq!(raised.rest_api_version, "3.27");
+        let kept = FakeConfig::builder()
+            .rest_api_version("3.28")
+            .cloud(cloud())
+            .build();
+        assert_eq!(kept.rest_api_version, "3.28");
+        let lowered = FakeConfig::builder()
+            .cloud(cloud())
+            .rest_api_version("3.26")
+            .build();
+        assert_eq!(
+            lowered.validate(),
+            Err(crate::ControlError::CloudApiVersion("3.26".into()))
+        );
+        // A Tableau Server (no cloud) serializes as before: no `cloud` key.
+        let json = serde_json::to_value(FakeConfig::sample()).expect("json");
+        assert!(json.get("cloud").is_none());
+        let cloud_json = serde_json::to_string(&FakeConfig::sample_cloud()).expect("json");
+        let back: FakeConfig = serde_json::from_str(&cloud_json).expect("back");
+        assert_eq!(back, FakeConfig::sample_cloud());
     }
 
     #[test]

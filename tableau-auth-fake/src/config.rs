@@ -1,7 +1,9 @@
-//! What the fake server knows: sites, users, PATs, connected apps and server settings.
+//! What the fake server knows: sites, users, PATs, connected apps, server settings, and (in
+//! Tableau Cloud mode) UAT configurations.
 //!
 //! [`FakeConfig::sample`] builds a ready-made configuration whose names and secrets are the
-//! constants of [`sample`]; [`FakeConfig::builder`] builds one from nothing. Every struct here is
+//! constants of [`sample`] ([`FakeConfig::sample_cloud`]: the same world as Tableau Cloud);
+//! [`FakeConfig::builder`] builds one from nothing. Every struct here is
 //! `#[non_exhaustive]`: build it with its builder (or `new`), then edit its public fields freely.
 
 use std::collections::BTreeMap;
@@ -10,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::error::ControlError;
-use super::version::ApiVersion;
+use super::uat_key;
+use super::version::{ApiVersion, since};
 
 /// A site. The Default site has `content_url == ""`. Built with [`SiteConfig::new`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +165,59 @@ fn yes() -> bool {
     true
 }
 
+/// Tableau Cloud mode ([`FakeConfig::cloud`]): the server accepts unified access tokens
+/// (`isUat="true"` sign-ins, REST API 3.27 and later) and verifies them against its UAT
+/// configurations. Built with [`CloudConfig::builder`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct CloudConfig {
+    /// The UAT configurations (Tableau Cloud Manager's), found by the token's `kid`.
+    pub uat_configurations: Vec<UatConfig>,
+    /// How far a UAT's `exp` may lie in the past, and its `nbf` and `iat` in the future, on the
+    /// fake's clock (default 60 s).
+    pub uat_clock_skew_secs: u64,
+}
+
+impl Default for CloudConfig {
+    /// No UAT configuration (every UAT is refused: unknown `kid`), a skew allowance of 60 s.
+    fn default() -> Self {
+        Self {
+            uat_configurations: Vec::new(),
+            uat_clock_skew_secs: 60,
+        }
+    }
+}
+
+/// A unified-access-token configuration of Tableau Cloud Manager: the issuer, tenant, public
+/// key and scopes a UAT is checked against. Built with [`UatConfig::builder`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UatConfig {
+    /// The issuer URI (the token's `iss`).
+    pub issuer: String,
+    /// The tenant ID (the token's `https://tableau.com/tenantId`).
+    pub tenant_id: String,
+    /// The key's ID (the token header's `kid`); unique among the configurations.
+    pub key_id: String,
+    /// The RSA public key (2048 to 8192 bits) as PEM: `-----BEGIN PUBLIC KEY-----`
+    /// (SubjectPublicKeyInfo, what `openssl pkey -pubout` writes) or `-----BEGIN RSA PUBLIC
+    /// KEY-----` (PKCS#1; [`UatConfig::rsa_public_key_pem`] wraps PKCS#1 DER in it).
+    pub public_key_pem: String,
+    /// The claim that carries the user name (default `email`).
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// The scopes a token may carry: its `scp` must be a non-empty subset. An entry ending with
+    /// `*` allows every scope that starts with what precedes it (`tableau:content:*`). Empty:
+    /// every token is refused.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+pub(crate) fn default_username_claim() -> String {
+    "email".to_owned()
+}
+
 /// The whole configuration of a fake server (serde JSON; every field has a default, so a
 /// configuration written for an older fake still loads). Built with [`FakeConfig::builder`] or
 /// [`FakeConfig::sample`]; its fields are public, so a built configuration can be edited in
@@ -209,6 +265,11 @@ pub struct FakeConfig {
     pub past_last_page: PastLastPage,
     /// A view URL without a valid session cookie: redirect to sign-in (default) or 401.
     pub view_without_session: ViewWithoutSession,
+    /// Tableau Cloud mode: `None` (the default) is a Tableau Server, which refuses unified
+    /// access tokens; `Some` accepts and verifies them, and needs `rest_api_version` 3.27 or
+    /// later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudConfig>,
 }
 
 impl Default for FakeConfig {
@@ -238,6 +299,7 @@ impl Default for FakeConfig {
             max_page_size: 1000,
             past_last_page: PastLastPage::Empty,
             view_without_session: ViewWithoutSession::RedirectToSignin,
+            cloud: None,
         }
     }
 }
@@ -317,6 +379,41 @@ pub mod sample {
     pub const DISABLED_APP_SECRET_ID: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
     /// Its secret value.
     pub const DISABLED_APP_SECRET_VALUE: &str = "disabled-app-secret-value-0123456789";
+
+    /// REST API version of the sample Tableau Cloud
+    /// ([`FakeConfig::sample_cloud`](crate::FakeConfig::sample_cloud)): the first with unified
+    /// access tokens.
+    pub const CLOUD_REST_API_VERSION: &str = "3.27";
+    /// Product version of the sample Tableau Cloud.
+    pub const CLOUD_PRODUCT_VERSION: &str = "2025.3.0";
+    /// Build of the sample Tableau Cloud (an invented number).
+    pub const CLOUD_BUILD: &str = "20253.25.1203.0942";
+    /// The sample UAT configuration's issuer URI (`iss`).
+    pub const UAT_ISSUER: &str = "https://uat-issuer.example.com";
+    /// The sample UAT configuration's tenant ID (`https://tableau.com/tenantId`).
+    pub const UAT_TENANT_ID: &str = "c4f2b1de-8a9e-4f57-b0d3-7e6a5c4b3a21";
+    /// The sample UAT configuration's key ID (`kid`).
+    pub const UAT_KEY_ID: &str = "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b";
+    /// The scopes the sample UAT configuration allows.
+    pub const UAT_SCOPES: [&str; 4] = [
+        "tableau:content:read",
+        "tableau:workbooks:read",
+        "tableau:sites:read",
+        "tableau:users:read",
+    ];
+    /// The sample UAT configuration's public key (RSA 2048, SubjectPublicKeyInfo PEM). Its
+    /// private half is the test key `tests/fixtures/uat-test-key.pem` of this crate (it
+    /// protects nothing).
+    pub const UAT_PUBLIC_KEY_PEM: &str = "\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA557ATSi9azHeeyKOYSaW
+xzhQRyF366irvMxGAzu44YLxhUg8NqBD0H3w7MD2QTHeBQDc00RmST6NzEu1KaZ1
+ACdpu62WsGON1OtSu4Cg7P2QyAy6ZJ8525hIN7RDZKYefYif5pjGL6LK6mDXk1W8
+GCg6AZP9N8yOpfw1rd9qYXQ2RN+C0Ab4rQyXJXQfT34ukTtmyr7UWs1BJhh73Qbq
+OqfUDWrY2qbj8zRe+dekDRoHNaHDax8p58AwJYymqHsx2bnoCdrmnyArDieaZ8Vi
+uU0fYz+joPILULElKXiuMekAT/8mHO35Dyb1ooZWEtfTNAaOk2Be9yE68PVLLXct
+nwIDAQAB
+-----END PUBLIC KEY-----\n";
 }
 
 impl FakeConfig {
@@ -460,12 +557,64 @@ impl FakeConfig {
         }
     }
 
+    /// The sample world as a Tableau Cloud ([`FakeConfig::cloud`]): [`FakeConfig::sample`] at
+    /// REST API 3.27 ([`sample::CLOUD_REST_API_VERSION`], product version and build
+    /// [`sample::CLOUD_PRODUCT_VERSION`], [`sample::CLOUD_BUILD`]) with one UAT configuration:
+    /// issuer [`sample::UAT_ISSUER`], tenant [`sample::UAT_TENANT_ID`], key
+    /// [`sample::UAT_KEY_ID`] ([`sample::UAT_PUBLIC_KEY_PEM`]), user name in `email`, scopes
+    /// [`sample::UAT_SCOPES`].
+    ///
+    /// ```
+    /// use tableau_auth_fake::{FakeConfig, sample};
+    ///
+    /// let config = FakeConfig::sample_cloud();
+    /// let cloud = config.cloud.as_ref().expect("Tableau Cloud mode");
+    /// assert_eq!(cloud.uat_configurations[0].key_id, sample::UAT_KEY_ID);
+    /// assert_eq!(config.rest_api_version, "3.27");
+    /// assert!(config.validate().is_ok());
+    /// ```
+    pub fn sample_cloud() -> Self {
+        let uat = UatConfig::builder(
+            sample::UAT_ISSUER,
+            sample::UAT_TENANT_ID,
+            sample::UAT_KEY_ID,
+            sample::UAT_PUBLIC_KEY_PEM,
+        )
+        .scopes(sample::UAT_SCOPES)
+        .build();
+        Self {
+            rest_api_version: sample::CLOUD_REST_API_VERSION.into(),
+            product_version: sample::CLOUD_PRODUCT_VERSION.into(),
+            build: sample::CLOUD_BUILD.into(),
+            cloud: Some(CloudConfig::builder().uat(uat).build()),
+            ..Self::sample()
+        }
+    }
+
     /// Checks the parts the server relies on (the version string, the uniqueness of site URL
-    /// names, user names, PAT names and workbook LUIDs, page sizes of at least 1) and returns the
-    /// server's REST API version.
+    /// names, user names, PAT names and workbook LUIDs, page sizes of at least 1; in Tableau
+    /// Cloud mode a version of at least 3.27, UAT key IDs unique and their public keys usable)
+    /// and returns the server's REST API version.
     pub fn validate(&self) -> Result<ApiVersion, ControlError> {
         let version = ApiVersion::parse(&self.rest_api_version)
             .ok_or_else(|| ControlError::ApiVersion(self.rest_api_version.clone()))?;
+        if let Some(cloud) = &self.cloud {
+            if version < since::UAT {
+                return Err(ControlError::CloudApiVersion(self.rest_api_version.clone()));
+            }
+            let mut kids = std::collections::BTreeSet::new();
+            for uat in &cloud.uat_configurations {
+                if !kids.insert(uat.key_id.as_str()) {
+                    return Err(ControlError::DuplicateUatKeyId(uat.key_id.clone()));
+                }
+                uat_key::rsa_public_key_der(&uat.public_key_pem).map_err(|reason| {
+                    ControlError::UatPublicKey {
+                        key_id: uat.key_id.clone(),
+                        reason: reason.to_owned(),
+                    }
+                })?;
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for site in &self.sites {
             if !seen.insert(("site-url", site.content_url.clone())) {

@@ -31,6 +31,21 @@ pub enum ControlError {
     /// `default_page_size` or `max_page_size` is 0.
     #[error("default_page_size and max_page_size must be at least 1")]
     PageSize,
+    /// Tableau Cloud mode ([`FakeConfig::cloud`](crate::FakeConfig::cloud)) with a
+    /// `rest_api_version` below 3.27 (unified access tokens came with 3.27).
+    #[error("Tableau Cloud mode needs rest_api_version 3.27 or later, not {0:?}")]
+    CloudApiVersion(String),
+    /// Two UAT configurations have the same key ID.
+    #[error("duplicate UAT key id {0:?}")]
+    DuplicateUatKeyId(String),
+    /// A UAT configuration's public key is not an RSA public key (2048 to 8192 bits) in PEM.
+    #[error("the public key of the UAT configuration {key_id:?} is not usable: {reason}")]
+    UatPublicKey {
+        /// The configuration's key ID.
+        key_id: String,
+        /// Why.
+        reason: String,
+    },
     /// A redirect listener's status that is not 301, 302, 303, 307 or 308.
     #[error("{0} is not a redirect status")]
     RedirectStatus(u16),

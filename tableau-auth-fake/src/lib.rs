@@ -16,7 +16,8 @@
 //! another fake's URL), so that tests can play a man in the middle or a malicious redirect.
 //!
 //! Behaviour follows the repository's `docs/protocol.md`: sign-in (password, PAT, connected-app
-//! JWT, impersonation; at any URL version, gated by the server's version), sign-out, switch
+//! JWT, impersonation; at any URL version, gated by the server's version; in Tableau Cloud mode,
+//! [`FakeConfig::cloud`], unified access tokens verified against [`UatConfig`]s), sign-out, switch
 //! site, serverinfo, sessions/current, Query Sites, workbooks, users (list and Query User), all
 //! lists paged, trusted tickets (redeemed by a 302 to the view, whose page lives behind the
 //! `workgroup_session_id` cookie), session idle/absolute expiry on a controllable clock, one
@@ -94,15 +95,16 @@ mod server;
 mod state;
 mod sync;
 mod tls;
+mod uat_key;
 mod version;
 
 pub use builders::{
-    ConnectedAppConfigBuilder, FakeConfigBuilder, PatConfigBuilder, UserConfigBuilder,
-    WorkbookConfigBuilder,
+    CloudConfigBuilder, ConnectedAppConfigBuilder, FakeConfigBuilder, PatConfigBuilder,
+    UatConfigBuilder, UserConfigBuilder, WorkbookConfigBuilder,
 };
 pub use config::{
-    ConnectedAppConfig, FakeConfig, PastLastPage, PatConfig, SiteConfig, UserConfig,
-    ViewWithoutSession, WorkbookConfig, sample,
+    CloudConfig, ConnectedAppConfig, FakeConfig, PastLastPage, PatConfig, SiteConfig, UatConfig,
+    UserConfig, ViewWithoutSession, WorkbookConfig, sample,
 };
 pub use control::FakeControl;
 pub use error::ControlError;

@@ -63,6 +63,17 @@ impl ApiError {
         )
     }
 
+    /// 401 401001 for a refused unified access token: the reason in the detail (the fake's
+    /// own wording).
+    pub(crate) fn signin_uat(reason: &str) -> Self {
+        Self::new(
+            401,
+            "401001",
+            "Signin Error",
+            format!("Error signing in to Tableau Server (unified access token: {reason})"),
+        )
+    }
+
     /// 401 401002: token unknown, expired, signed out or superseded.
     pub(crate) fn invalid_credentials() -> Self {
         Self::new(

@@ -60,6 +60,8 @@ pub(crate) mod since {
     pub(crate) const PAT_IMPERSONATION: ApiVersion = ApiVersion::new(3, 11);
     /// Connected-app JWT sign-in (Cloud June 2022 = 3.16; Server 2022.3 = 3.17).
     pub(crate) const JWT: ApiVersion = ApiVersion::new(3, 16);
+    /// Unified access tokens (`isUat`; Tableau Cloud, December 2025).
+    pub(crate) const UAT: ApiVersion = ApiVersion::new(3, 27);
 }
 
 #[cfg(test)]

@@ -719,7 +719,8 @@ async fn jwt_sign_in_and_error_numbers() {
             format!("Error signing in to Tableau Server ({number})")
         );
     }
-    // isUat=true is not modelled; JWT needs a 3.16 server, at any URL version.
+    // A Tableau Server (no Cloud mode) refuses isUat=true (tests/uat.rs has the Cloud mode);
+    // JWT needs a 3.16 server, at any URL version.
     let uat = jwt_xml(&mint(now, |_, _| {}), "").replace("isUat=\"false\"", "isUat=\"true\"");
     assert_eq!(client.post(&signin, &[], &uat).await.code(), "401001");
     for v in ["2.4", "3.15"] {

@@ -6,8 +6,13 @@
 //! that XML, JSON and URLs escape (`<&"'>\/+=:`) and non-ASCII letters, so that a secret leaking
 //! through any encoding is still recognisable.
 //!
-//! [`Leaks`] holds the static sentinels plus the values a run only learns as it goes (session
-//! tokens, JWTs, tickets: [`Leaks::register`], [`Leaks::register_from_log`]) and checks texts for
+//! [`cloud_config`] is the same in Tableau Cloud mode, whose UAT configuration's private key is
+//! the test key [`UAT_KEY_FILE`]: the lines of that key (and of [`OTHER_UAT_KEY_FILE`]) are
+//! secrets too.
+//!
+//! [`Leaks`] holds the static sentinels and the UAT keys' lines plus the values a run only learns
+//! as it goes (session tokens, JWTs and UATs, tickets: [`Leaks::register`],
+//! [`Leaks::register_from_log`]) and checks texts for
 //! any of them: raw, XML-escaped (several serializers' styles), JSON-escaped, Rust-`Debug`-escaped,
 //! percent-encoded or form-encoded, and also any fragment of 8 characters or more of any of these
 //! forms. A leak is reported by the *label* of the secret and where it was found, never by its
@@ -69,6 +74,40 @@ pub const STATIC: [(&str, &str); 13] = [
     ("forged JWT", FORGED_JWT),
     ("stale token", STALE_TOKEN),
 ];
+
+/// The private key of [`cloud_config`]'s UAT configuration (RSA 2048, PKCS#8; a test key).
+pub const UAT_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
+);
+/// A private key no configuration knows (its UATs are refused: bad signature).
+pub const OTHER_UAT_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tableau-auth-fake/tests/fixtures/other-uat-key.pem"
+);
+
+/// The base64 lines of a PEM key file (its secret part), labelled by file and line.
+fn key_lines(label: &str, path: &str) -> Vec<(String, String)> {
+    let pem = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let lines: Vec<(String, String)> = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, l)| (format!("{label}, line {}", n + 1), l.trim().to_owned()))
+        .collect();
+    assert!(lines.len() > 20, "{label}: not a 2048-bit PEM key");
+    lines
+}
+
+/// [`config`] as a Tableau Cloud (REST API 3.27) with the sample UAT configuration, whose
+/// private key is [`UAT_KEY_FILE`].
+pub fn cloud_config() -> FakeConfig {
+    let cloud = FakeConfig::sample_cloud();
+    let mut config = config();
+    config.cloud = cloud.cloud;
+    config.rest_api_version = cloud.rest_api_version;
+    config
+}
 
 /// The sample configuration with a sentinel in every secret, and PAT impersonation enabled.
 pub fn config() -> FakeConfig {
@@ -464,11 +503,19 @@ impl Default for Leaks {
 }
 
 impl Leaks {
-    /// A checker that knows the static sentinels.
+    /// A checker that knows the static sentinels and the lines of the UAT keys.
     pub fn new() -> Self {
         let leaks = Self::empty();
         for (label, value) in STATIC {
             leaks.register(label, value);
+        }
+        for (label, path) in [
+            ("the UAT private key", UAT_KEY_FILE),
+            ("the other UAT private key", OTHER_UAT_KEY_FILE),
+        ] {
+            for (label, line) in key_lines(label, path) {
+                leaks.register(label, &line);
+            }
         }
         leaks
     }
@@ -512,7 +559,8 @@ impl Leaks {
         }
     }
 
-    /// Registers what the fake saw: every `X-Tableau-Auth` token and every JWT of a sign-in body.
+    /// Registers what the fake saw: every `X-Tableau-Auth` token and every JWT (or UAT) of a
+    /// sign-in body.
     pub fn register_from_log(&self, log: &[LoggedRequest]) {
         for entry in log {
             if let Some(token) = entry.token() {

@@ -1,7 +1,8 @@
 //! Secrets never leak (issue 6): both adapters, driven against the fake over loopback TLS with a
 //! sentinel in every secret ([`sentinel::config`]), through every flow (every credential kind,
 //! impersonation, sessions/current, site switches, trusted tickets, expiry and renewal on the
-//! fake's clock, sign-out) and every failure the fake can provoke (refused credentials, Tableau
+//! fake's clock, sign-out; unified access tokens against the fake in Tableau Cloud mode, whose
+//! private key's lines are secrets too) and every failure the fake can provoke (refused credentials, Tableau
 //! error bodies, HTML and JSON that echo the secrets back in several encodings, garbage,
 //! truncated, huge, dropped, hanging, redirects refused, TLS refused).
 //!
@@ -20,11 +21,15 @@ use std::time::Duration;
 use tableau_auth_proto::http;
 use tableau_auth_proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_proto::{
-    Format, ServerInfo, SignIn, SignOut, SignedIn, TicketRequest, TrustedTicket,
+    Credentials, Format, MintInputs, ServerInfo, SignIn, SignOut, SignedIn, TicketRequest,
+    TrustedTicket, UnifiedAccess,
 };
 use tableau_auth_tests::fake::{FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::sentinel::{self, Cred, Form, Leaks};
-use tableau_auth_tests::support::{CURRENT, PROBE, SIGNIN, SIGNOUT, get_as, tableau_error_xml};
+use tableau_auth_tests::support::{
+    CURRENT, PROBE, SCOPE, SIGNIN, SIGNOUT, get_as, tableau_error_xml,
+};
+use tableau_auth_ureq::RsaSigner;
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -544,6 +549,78 @@ fn flows<D: Driver>(ctx: &mut Ctx<'_>, fake: &FakeServer, format: Format) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Unified access tokens (a fake in Tableau Cloud mode)
+
+/// The UAT signer, its configuration, a UAT minted outside any session, sign-ins in both
+/// formats, a re-sign-in with a new token after a drop, a ready-made UAT, one signed with
+/// another key, and a key in the wrong format.
+fn uat_flows<D: Driver>(ctx: &mut Ctx<'_>, fake: &FakeServer) {
+    let leaks = ctx.leaks;
+    let control = fake.control();
+    let signer = |path| RsaSigner::from_pem_file(sample::UAT_KEY_ID, path).expect("a test key");
+    let uat = |path| {
+        UnifiedAccess::new(
+            sample::UAT_ISSUER,
+            sample::UAT_TENANT_ID,
+            "jsmith@example.com",
+            Arc::new(signer(path)),
+        )
+        .scope(SCOPE)
+    };
+    ctx.debug("the UAT signer", &signer(sentinel::UAT_KEY_FILE));
+    ctx.debug("the UAT configuration", &uat(sentinel::UAT_KEY_FILE));
+    let minted = uat(sentinel::UAT_KEY_FILE)
+        .mint(MintInputs {
+            issued_at: std::time::SystemTime::now(),
+            random: [0x5a; 16],
+        })
+        .expect("the core mints a UAT");
+    leaks.register("a minted UAT", minted.expose_secret());
+    ctx.debug("a minted UAT", &minted);
+
+    for format in [Format::Xml, Format::Json] {
+        let opts = Opts {
+            format,
+            retries: true,
+        };
+        let mut d = D::build(fake.base_url(), fake.ca_pem(), opts).expect("client");
+        let sign_in = SignIn::new(Credentials::unified_access(uat(sentinel::UAT_KEY_FILE)), "");
+        ctx.debug("UAT sign-in request", &sign_in);
+        ctx.debug("UAT credentials", sign_in.credentials());
+        ctx.ok("UAT sign-in", d.sign_in(sign_in), &d);
+        ctx.ok("UAT whoami", d.whoami(), &d);
+        control.drop_sessions(None);
+        ctx.ok("UAT whoami after a drop (a new UAT)", d.whoami(), &d);
+        ctx.ok("UAT sign-out", d.sign_out(), &d);
+    }
+
+    let opts = Opts {
+        format: Format::Xml,
+        retries: false,
+    };
+    let mut d = D::build(fake.base_url(), fake.ca_pem(), opts).expect("client");
+    let ready = SignIn::new(
+        Credentials::unified_access_token(minted.expose_secret()),
+        "",
+    );
+    ctx.debug("a ready UAT sign-in request", &ready);
+    ctx.ok("a ready UAT sign-in", d.sign_in(ready), &d);
+    let wrong = SignIn::new(
+        Credentials::unified_access(uat(sentinel::OTHER_UAT_KEY_FILE)),
+        "",
+    );
+    ctx.fails("a UAT signed with another key", d.sign_in(wrong), &d);
+    // The key's content under another PEM label: refused, and the error shows none of it.
+    let pem = std::fs::read_to_string(sentinel::UAT_KEY_FILE).expect("the key");
+    let relabelled = pem.replace("PRIVATE KEY", "RSA PRIVATE KEY");
+    let refused =
+        RsaSigner::from_pem(sample::UAT_KEY_ID, relabelled.as_bytes()).map_err(BoxErr::from);
+    ctx.fails("a key in the wrong format", refused, &d);
+    let _ = d.sign_out();
+    ctx.client("after the UATs", &d);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The failures: one row each
 
 /// What a case does.
@@ -901,7 +978,7 @@ fn failures<D: Driver>(ctx: &mut Ctx<'_>, fake: &FakeServer, format: Format) {
             Op::ReplayedJwt => {
                 let jwt = sentinel::hand_jwt(fake, sample::USER_NAME, sentinel::APP_SECRET);
                 leaks.register("replayed JWT", &jwt);
-                let once = SignIn::new(tableau_auth_proto::Credentials::jwt(jwt.clone()), "");
+                let once = SignIn::new(Credentials::jwt(jwt.clone()), "");
                 ctx.ok(&format!("{what}: first use"), d.sign_in(once.clone()), &d);
                 d.sign_in(once).map(|s| format!("{s:?}"))
             }
@@ -990,6 +1067,20 @@ fn run<D: Driver>(extra: impl FnOnce(&mut Ctx<'_>, &FakeServer)) {
     let fake = start();
     extra(&mut ctx, &fake);
     log.extend(fake.request_log());
+    let fake = FakeServer::start_blocking(sentinel::cloud_config(), FakeOptions::default())
+        .expect("the fake starts");
+    uat_flows::<D>(&mut ctx, &fake);
+    let uat_log = fake.request_log();
+    assert!(
+        uat_log
+            .iter()
+            .filter(|e| e.is_signin() && e.status == Some(200))
+            .count()
+            >= 5,
+        "{}: the UAT sign-ins did not happen",
+        D::NAME
+    );
+    log.extend(uat_log);
 
     // The sentinels reached the server, and the echoes reached the errors, scrubbed: the
     // checks are not vacuous.
@@ -1074,6 +1165,15 @@ fn the_checker_catches_every_encoding_and_fragment() {
         Leaks::new().find(message),
         None,
         "the report leaks: {message}"
+    );
+    // The UAT keys' lines are secrets from the start, also as a fragment.
+    let pem = std::fs::read_to_string(sentinel::UAT_KEY_FILE).expect("the key");
+    let line = pem.lines().nth(2).expect("a key line");
+    assert_eq!(
+        leaks
+            .find(&format!("key: {}", &line[10..30]))
+            .map(|l| l.label),
+        Some("the UAT private key, line 2".to_owned())
     );
     // An error's source chain is looked into.
     let inner = std::io::Error::other(format!("bad {}", sentinel::WRONG_PASSWORD));

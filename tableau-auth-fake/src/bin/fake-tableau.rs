@@ -32,6 +32,11 @@ struct Args {
     /// Redirect status of the redirect listener (301, 302, 303, 307, 308).
     #[arg(long, default_value_t = 301)]
     redirect_status: u16,
+    /// Be the sample Tableau Cloud (REST API 3.27, unified access tokens verified against the
+    /// sample UAT configuration) instead of the sample Tableau Server; with
+    /// --print-sample-config, print that configuration.
+    #[arg(long, conflicts_with = "config")]
+    cloud: bool,
     /// Print the sample configuration as JSON and exit.
     #[arg(long)]
     print_sample_config: bool,
@@ -50,13 +55,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let sample = if args.cloud {
+        FakeConfig::sample_cloud()
+    } else {
+        FakeConfig::sample()
+    };
     if args.print_sample_config {
-        println!("{}", serde_json::to_string_pretty(&FakeConfig::sample())?);
+        println!("{}", serde_json::to_string_pretty(&sample)?);
         return Ok(());
     }
     let config = match &args.config {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
-        None => FakeConfig::sample(),
+        None => sample,
     };
     let options = FakeOptions::builder()
         .tls(args.tls)

@@ -6,6 +6,7 @@ mod resources;
 mod session;
 mod signin;
 mod trusted;
+mod uat;
 
 use std::net::IpAddr;
 use std::time::Duration;

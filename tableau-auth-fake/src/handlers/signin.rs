@@ -1,16 +1,17 @@
-//! `POST /api/{v}/auth/signin`: password, PAT and connected-app JWT credentials, impersonation.
+//! `POST /api/{v}/auth/signin`: password, PAT, connected-app JWT and (Tableau Cloud mode)
+//! unified-access-token credentials, impersonation.
 //!
 //! Sign In is a REST 2.0 method: it answers at every URL version the server accepts. The
-//! minimum versions of PATs (3.6), connected-app JWTs (3.16) and PAT impersonation (3.11) are
-//! the *server's* (the configured `rest_api_version`), not the URL's: TSC 0.42 signs in at
-//! `/api/2.4/auth/signin` whatever the credentials.
+//! minimum versions of PATs (3.6), connected-app JWTs (3.16), PAT impersonation (3.11) and UATs
+//! (3.27) are the *server's* (the configured `rest_api_version`), not the URL's: TSC 0.42 signs
+//! in at `/api/2.4/auth/signin` whatever the credentials.
 
 use super::super::config::UserConfig;
 use super::super::reply::{ApiError, CredentialsReply, Reply};
 use super::super::reqdoc::Elem;
 use super::super::state::{AuthKind, Core};
 use super::super::version::{ApiVersion, since};
-use super::{Request, jwt, parse_body};
+use super::{Request, jwt, parse_body, uat};
 
 /// The credential family of a sign-in request.
 enum Family<'a> {
@@ -146,10 +147,17 @@ fn sign_in_inner(
                 pat.expires_at_unix,
             )
         }
-        Family::Jwt { token, uat } => {
-            // UATs (Tableau Cloud, RS256 via the Cloud Manager) are not modelled: a Server-like
-            // fake rejects them.
-            if core.version < since::JWT || uat {
+        Family::Jwt { token, uat: true } => {
+            // Unified access tokens: Tableau Cloud mode only; a Tableau Server refuses them.
+            if core.config.cloud.is_none() || core.version < since::UAT {
+                return Err(ApiError::signin());
+            }
+            let claims = uat::verify(core, token, &site, now)
+                .map_err(|refusal| ApiError::signin_uat(refusal.reason()))?;
+            (claims.user, AuthKind::Jwt(claims.scopes), None)
+        }
+        Family::Jwt { token, uat: false } => {
+            if core.version < since::JWT {
                 return Err(ApiError::signin());
             }
             let claims =
