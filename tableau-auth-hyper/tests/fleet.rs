@@ -20,6 +20,10 @@ use common::*;
 use tableau_auth_tests::redis_server::RedisServer;
 
 const WORKER: &str = "TABLEAU_AUTH_FLEET_WORKER";
+
+/// One fleet at a time: each test starts six processes, and the timing of a run (a session
+/// dropped mid-run, a lock's TTL) should not depend on how many other fleets share the cores.
+static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const REPORT: &str = "FLEET-REPORT ";
 /// Processes, and tasks in each: the floor.
 const PROCESSES: usize = 6;
@@ -130,6 +134,11 @@ impl World {
         }
     }
 
+    /// Waits for the other fleets to finish (see [`ONE_FLEET`]).
+    async fn alone() -> tokio::sync::MutexGuard<'static, ()> {
+        ONE_FLEET.lock().await
+    }
+
     /// Starts `n` workers of `tasks` tasks making `requests` calls `interval_ms` apart.
     fn spawn(
         &self,
@@ -223,6 +232,7 @@ async fn join(children: Vec<Child>) -> Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_processes_signs_in_once() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     let report = join(world.spawn(PROCESSES, TASKS, 10, 0, &[])).await;
     assert_eq!(report.failed, 0, "{report:?}");
@@ -239,6 +249,7 @@ async fn a_fleet_of_processes_signs_in_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_the_server_drops_mid_run_costs_the_fleet_one_sign_in() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     let workers = world.spawn(PROCESSES, TASKS, 30, 30, &[]);
     world.calls_answered(PROCESSES * TASKS).await;
@@ -251,6 +262,7 @@ async fn a_session_the_server_drops_mid_run_costs_the_fleet_one_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_past_the_idle_limit_costs_the_fleet_one_sign_in() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     let workers = world.spawn(PROCESSES, TASKS, 30, 30, &[]);
     world.calls_answered(PROCESSES * TASKS).await;
@@ -263,6 +275,7 @@ async fn a_session_past_the_idle_limit_costs_the_fleet_one_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outsider_signing_in_with_the_pat_costs_the_fleet_one_sign_in() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     let workers = world.spawn(PROCESSES, TASKS, 30, 30, &[]);
     world.calls_answered(PROCESSES * TASKS).await;
@@ -286,6 +299,7 @@ async fn an_outsider_signing_in_with_the_pat_costs_the_fleet_one_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_run_fails_no_call() {
+    let _alone = World::alone().await;
     let mut world = World::start().await;
     let workers = world.spawn(PROCESSES, TASKS, 30, 30, &[]);
     world.calls_answered(PROCESSES * TASKS).await;
@@ -297,6 +311,7 @@ async fn redis_stopped_mid_run_fails_no_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_empty_then_a_dropped_session_costs_one_sign_in() {
+    let _alone = World::alone().await;
     let mut world = World::start().await;
     let workers = world.spawn(PROCESSES, TASKS, 40, 30, &[]);
     world.calls_answered(PROCESSES * TASKS).await;
@@ -310,6 +325,7 @@ async fn redis_restarted_empty_then_a_dropped_session_costs_one_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_holding_the_lock_is_taken_over_after_its_ttl() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     // The first sign-in never gets an answer: its worker holds the lock when it is killed.
     world
@@ -342,6 +358,7 @@ async fn a_worker_killed_holding_the_lock_is_taken_over_after_its_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_holds_no_token_secret_pat_name_or_user_name() {
+    let _alone = World::alone().await;
     let world = World::start().await;
     let report = join(world.spawn(2, 4, 3, 0, &[])).await;
     assert_eq!((report.failed, report.sign_ins), (0, 1), "{report:?}");
