@@ -191,6 +191,8 @@
 //! | Events (outputs) | [`Event`], [`SignedIn`], [`SignOut`], [`ServerInfo`], [`CurrentSession`], [`TrustedTicket`], [`SiteId`], [`UserId`] |
 //! | Your own REST calls | [`Session::authorize_request`], [`Session::api_url`], [`Session::site_url`], [`Session::api_url_with`] and [`Session::site_url_with`] (query parameters, percent-encoded), [`Session::classify`] → [`Verdict`] |
 //! | Connected apps (feature `jwt`) | [`ConnectedApp`], [`MAX_JWT_LIFETIME`] |
+//! | Unified access tokens (feature `jwt`) | [`UnifiedAccess`], [`UatSigner`] (the caller signs: `tableau-auth-rsa`), [`SignerError`] |
+//! | One session for a fleet of processes | [`Policy::set_fleet`], [`FleetConfig`], [`WhenStoreDown`], [`StoreRequest`], [`StoreOp`], [`StoreReply`], [`Record`], [`Version`], [`SharedSession`], [`FleetScope`], [`LockOwner`] (a store runs them: `tableau-auth-redis`) |
 //! | Errors | [`Error`], [`ApiError`], [`Misuse`], [`RedirectRefusal`], [`RetryAfter`], [`Feature`], [`InvalidApiVersion`], [`InvalidLuid`] |
 //! | Lifecycle (what the policy reports) | [`lifecycle::SessionEvent`], [`lifecycle::RenewReason`] |
 //! | Secrets | [`secret`]: [`secret::AuthToken`], [`secret::TicketValue`], [`secret::ExposeSecret`] |
@@ -199,7 +201,8 @@
 //! ## Features
 //!
 //! * `jwt` (default): [`ConnectedApp`] and HS256 minting of connected-app JWTs (direct trust),
-//!   a fresh one for every sign-in. Without it the crate has no HMAC or base64 dependency;
+//!   a fresh one for every sign-in; [`UnifiedAccess`], whose RS256 tokens the caller's signer
+//!   signs. Without it the crate has no HMAC or base64 dependency;
 //!   ready-made JWTs ([`Credentials::jwt`]) still work.
 //! * `fuzzing`: entry points for fuzzers and corpus replay (`fuzzing` module). Adds API, changes
 //!   no behaviour.
