@@ -70,10 +70,7 @@ fn main() {
         }
         let trips = store.round_trips() - trips_before;
         let ratios: Vec<f64> = locals.iter().zip(&shareds).map(|(l, s)| s / l).collect();
-        let (lo, hi) = (
-            ratios.iter().copied().fold(f64::INFINITY, f64::min),
-            ratios.iter().copied().fold(0.0, f64::max),
-        );
+        let (lo, hi) = spread(&ratios);
         println!(
             "\n## the hot path: {TASKS} tasks × GET sessions/current (TLS, loopback), session shared in-process vs through Redis\n"
         );

@@ -78,10 +78,7 @@ fn main() {
                 .zip(&towers)
                 .map(|(r, t)| t.per_second / r.per_second)
                 .collect();
-            let (lo, hi) = (
-                ratios.iter().copied().fold(f64::INFINITY, f64::min),
-                ratios.iter().copied().fold(0.0, f64::max),
-            );
+            let (lo, hi) = spread(&ratios);
             let rate = |v: &[Rate]| median(v.iter().map(|r| r.per_second).collect());
             let cpu = |v: &[Rate]| median(v.iter().map(|r| r.cpu_us).collect());
             println!(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{FakeChild, child_mode, full_run, median, password, runtime};
+use common::{FakeChild, child_mode, full_run, median, password, runtime, spread};
 use tableau_auth_reqwest::reqwest::{self, Certificate};
 use tableau_auth_reqwest::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tableau_auth_reqwest::{Client, TableauAuthMiddleware, use_ring};
@@ -116,10 +116,7 @@ fn main() {
                 middlewares.push(m);
             }
             let ratios: Vec<f64> = fixeds.iter().zip(&middlewares).map(|(f, m)| m / f).collect();
-            let (lo, hi) = (
-                ratios.iter().copied().fold(f64::INFINITY, f64::min),
-                ratios.iter().copied().fold(0.0, f64::max),
-            );
+            let (lo, hi) = spread(&ratios);
             println!(
                 "| {concurrency} | {:.0} | {:.0} | {:.3} ({lo:.2}..{hi:.2}) |",
                 median(fixeds),

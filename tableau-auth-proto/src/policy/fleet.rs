@@ -373,10 +373,10 @@ impl Policy {
     }
 
     /// After the call's sign-in succeeded: publishes the new session to the store (the call
-    /// holds the lock). Whether a publish went out.
-    pub(super) fn fleet_signed_in(&mut self, id: CallId, inputs: Inputs) -> bool {
+    /// holds the lock).
+    pub(super) fn fleet_signed_in(&mut self, id: CallId, inputs: Inputs) {
         let Some(call) = self.calls.get_mut(&id) else {
-            return false;
+            return;
         };
         let Some(mut step) = call.fleet.take() else {
             if let Some(fleet) = &mut self.fleet
@@ -387,15 +387,15 @@ impl Policy {
                     generation: self.generation,
                 });
             }
-            return false;
+            return;
         };
         let (Some(fleet), Some(shared)) =
             (&self.fleet, self.session.to_shared(inputs.wall, inputs.now))
         else {
-            return false;
+            return;
         };
         let Some(scope) = fleet.scope.clone() else {
-            return false;
+            return;
         };
         step.phase = Phase::Publish;
         call.fleet = Some(step);
@@ -409,22 +409,21 @@ impl Policy {
             },
         });
         self.owner = Some(id);
-        true
     }
 
-    /// After the call's sign-in failed: releases the lock it holds. Whether a release went out.
-    pub(super) fn fleet_sign_in_failed(&mut self, id: CallId) -> bool {
+    /// After the call's sign-in failed: releases the lock it holds.
+    pub(super) fn fleet_sign_in_failed(&mut self, id: CallId) {
         let Some(call) = self.calls.get_mut(&id) else {
-            return false;
+            return;
         };
         let Some(mut step) = call.fleet.take() else {
-            return false;
+            return;
         };
         let Some(scope) = self.fleet.as_ref().and_then(|f| f.scope.clone()) else {
-            return false;
+            return;
         };
         if step.phase != Phase::Locked {
-            return false;
+            return;
         }
         step.phase = Phase::Release;
         call.fleet = Some(step);
@@ -433,19 +432,18 @@ impl Policy {
             op: StoreOp::Release { owner: step.owner },
         });
         self.owner = Some(id);
-        true
     }
 
-    /// After a retiring sign-out: moves the record past the session. Whether it went out.
-    pub(super) fn fleet_retire(&mut self, id: CallId, inputs: Inputs) -> bool {
+    /// After a retiring sign-out: moves the record past the session.
+    pub(super) fn fleet_retire(&mut self, id: CallId, inputs: Inputs) {
         let Some(fleet) = &mut self.fleet else {
-            return false;
+            return;
         };
         let (Some(seen), Some(scope)) = (fleet.held.take(), fleet.scope.clone()) else {
-            return false;
+            return;
         };
         let Some(call) = self.calls.get_mut(&id) else {
-            return false;
+            return;
         };
         let owner = LockOwner(inputs.random);
         call.fleet = Some(FleetStep {
@@ -467,7 +465,6 @@ impl Policy {
             },
         });
         self.owner = Some(id);
-        true
     }
 }
 
