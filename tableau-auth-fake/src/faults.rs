@@ -39,6 +39,12 @@ pub enum Fault {
         /// Body size.
         bytes: u64,
     },
+    /// 200 with an empty XML body whose head carries about `bytes` of extra headers
+    /// (`X-Fake-Padding-<n>`, 4 KiB each): for a client's limit on a response's head.
+    LargeHead {
+        /// Bytes of extra header values (at least 1).
+        bytes: u32,
+    },
     /// Close the connection without answering (after reading the request).
     DropConnection,
     /// Never answer (until the server shuts down).
@@ -47,7 +53,8 @@ pub enum Fault {
 
 /// JSON form of [`Fault`]: `{"kind": "delay", "ms": 500}`, `{"kind": "status", "status": 503,
 /// "retry_after": "5", "body": "..."}`, `{"kind": "garbage"}`, `{"kind": "truncated"}`,
-/// `{"kind": "huge", "bytes": 67108864}`, `{"kind": "drop_connection"}`, `{"kind": "hang"}`.
+/// `{"kind": "huge", "bytes": 67108864}`, `{"kind": "large_head", "bytes": 65536}`,
+/// `{"kind": "drop_connection"}`, `{"kind": "hang"}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum FaultWire {
@@ -69,6 +76,9 @@ enum FaultWire {
     Truncated,
     Huge {
         bytes: u64,
+    },
+    LargeHead {
+        bytes: u32,
     },
     DropConnection,
     Hang,
@@ -103,6 +113,15 @@ impl TryFrom<FaultWire> for Fault {
             FaultWire::Garbage => Self::Garbage,
             FaultWire::Truncated => Self::Truncated,
             FaultWire::Huge { bytes } => Self::Huge { bytes },
+            FaultWire::LargeHead { bytes } => {
+                // hyper refuses to send a head past its own limits long before 16 MiB.
+                if !(1..=16 << 20).contains(&bytes) {
+                    return Err(format!(
+                        "large_head of {bytes} bytes out of range (1..=16 MiB)"
+                    ));
+                }
+                Self::LargeHead { bytes }
+            }
             FaultWire::DropConnection => Self::DropConnection,
             FaultWire::Hang => Self::Hang,
         })
@@ -128,6 +147,7 @@ impl From<Fault> for FaultWire {
             Fault::Garbage => Self::Garbage,
             Fault::Truncated => Self::Truncated,
             Fault::Huge { bytes } => Self::Huge { bytes },
+            Fault::LargeHead { bytes } => Self::LargeHead { bytes },
             Fault::DropConnection => Self::DropConnection,
             Fault::Hang => Self::Hang,
         }
@@ -248,6 +268,14 @@ mod tests {
         let round = serde_json::to_string(&FaultRule::exact("/", Fault::Huge { bytes: 9 }))
             .expect("serialize");
         assert!(round.contains(r#""kind":"huge""#), "{round}");
+        let head: FaultRule =
+            serde_json::from_str(r#"{"path":"/","fault":{"kind":"large_head","bytes":65536}}"#)
+                .expect("parse");
+        assert_eq!(head.fault, Fault::LargeHead { bytes: 65536 });
+        for bytes in [0, (16 << 20) + 1] {
+            let json = format!(r#"{{"path":"/","fault":{{"kind":"large_head","bytes":{bytes}}}}}"#);
+            assert!(serde_json::from_str::<FaultRule>(&json).is_err(), "{json}");
+        }
         let redirect: FaultRule = serde_json::from_str(
             r#"{"path":"/a","fault":{"kind":"redirect","status":307,"location":"https://b/a"}}"#,
         )

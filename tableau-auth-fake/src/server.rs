@@ -696,6 +696,27 @@ fn fault_response(fault: Fault, json: bool) -> Response<ResBody> {
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes));
             resp
         }
+        Fault::LargeHead { bytes } => {
+            let mut resp = response(
+                200,
+                Some("application/xml;charset=UTF-8"),
+                full(
+                    "<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\"/>",
+                ),
+            );
+            const CHUNK: usize = 4096;
+            let (bytes, headers) = (bytes as usize, resp.headers_mut());
+            for (n, start) in (0..bytes).step_by(CHUNK).enumerate() {
+                let value = "p".repeat(CHUNK.min(bytes - start));
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::try_from(format!("x-fake-padding-{n}")),
+                    HeaderValue::try_from(value),
+                ) {
+                    headers.insert(name, value);
+                }
+            }
+            resp
+        }
         // Handled by the caller; answer something sane if they ever get here.
         Fault::Delay(_) | Fault::DropConnection | Fault::Hang => {
             response(500, Some("text/plain"), full("fault"))

@@ -117,6 +117,14 @@ fn describe(errors: &[&(dyn StdError + 'static)]) -> String {
 }
 
 impl Error {
+    /// A response whose head is past the limit the blocking client has too.
+    pub(crate) fn head_too_large() -> Self {
+        Self::Transport(format!(
+            "the response's head is larger than {} bytes",
+            crate::transport::MAX_RESPONSE_HEAD
+        ))
+    }
+
     /// Maps an error of the pooled hyper client, keeping timeouts and TLS apart.
     pub(crate) fn from_client(e: &hyper_util::client::legacy::Error, limits: &Limits) -> Self {
         Self::from_chain(&chain(e), e.is_connect(), limits)
@@ -150,6 +158,13 @@ impl Error {
                     },
                 };
             }
+        }
+        if errors
+            .iter()
+            .filter_map(|e| e.downcast_ref::<hyper::Error>())
+            .any(hyper::Error::is_parse_too_large)
+        {
+            return Self::head_too_large();
         }
         let text = describe(errors);
         if connect {

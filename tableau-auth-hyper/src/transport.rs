@@ -24,6 +24,18 @@ use crate::Error;
 use crate::error::Limits;
 use crate::tls::TlsOptions;
 
+/// The largest response head taken, as the blocking client's (32 KiB): hyper itself reads
+/// heads of up to about 400 KiB, and the client refuses what it read past this.
+pub(crate) const MAX_RESPONSE_HEAD: usize = 32 * 1024;
+
+/// The bytes of a response's header lines as sent (`name: value\r\n` each).
+fn head_size(headers: &tableau_auth_proto::http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
 /// The pooled hyper client the adapter sends with: HTTP/1.1 over rustls (ring), `http://` or
 /// `https://`, never following redirects, directly or through the builder's proxy
 /// ([`crate::ClientBuilder::proxy`]). Clone it to send your own requests over the same pool (for
@@ -282,6 +294,9 @@ impl Transport {
                 }
             };
             let (parts, body) = response.into_parts();
+            if head_size(&parts.headers) > MAX_RESPONSE_HEAD {
+                return Err(Error::head_too_large());
+            }
             // A body announced as too large is refused unread.
             let announced = parts
                 .headers

@@ -532,6 +532,31 @@ async fn is_a_transport_error(fault: Fault, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_head_past_32_kib_is_a_transport_error() {
+    // As the blocking client (tableau-auth-ureq's tests/e2e_faults.rs): heads up to 32 KiB.
+    let too_big = |e: &Error| matches!(e, Error::Transport(m) if m == "the response's head is larger than 32768 bytes");
+    let case = on_sign_in(Fault::LargeHead { bytes: 40 << 10 }, |b| b).await;
+    assert!(too_big(case.err()), "{:?}", case.err());
+    case.recovers().await;
+
+    let case = on_send(Fault::LargeHead { bytes: 40 << 10 }, |b| b).await;
+    assert!(too_big(case.err()), "{:?}", case.err());
+    case.recovers().await;
+
+    let case = on_send(Fault::LargeHead { bytes: 24 << 10 }, |b| b).await;
+    let response = case.result.as_ref().expect("a 24 KiB head fits");
+    assert_eq!(response.status(), 200);
+    let padding: usize = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-fake-padding-"))
+        .map(|(_, value)| value.len())
+        .sum();
+    assert_eq!(padding, 24 << 10);
+    case.recovers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_body_is_refused_at_max_body() {
     let huge = Fault::Huge { bytes: 64 << 20 };
     let limit = |b: ClientBuilder| b.max_body(64 << 10).exchange_timeout(FIVE_S);

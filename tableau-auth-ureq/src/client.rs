@@ -25,6 +25,13 @@ use crate::error::Limits;
 use crate::resolver::{CachingResolver, DEFAULT_CACHE_TTL, Lookup};
 use crate::tls::TlsOptions;
 
+/// The largest response head the client reads (32 KiB: four times what common servers and
+/// proxies allow themselves), ureq's buffer for reading a response (the head must fit, with
+/// room to see that it is too large) and its buffer for writing a request.
+const MAX_RESPONSE_HEAD: usize = 32 * 1024;
+const INPUT_BUFFER: usize = MAX_RESPONSE_HEAD + 8 * 1024;
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// The caller's event callback, if any.
 #[derive(Clone, Default)]
 struct Callback(Option<EventCallback>);
@@ -354,6 +361,12 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
             .timeout_global(Some(self.exchange_timeout))
+            // ureq zero-fills 128 KiB for each of these per connection by default: pages a
+            // short-lived process (the CLI) pays for in page faults. A response's head and a
+            // request's head fit well within these; bodies stream through them in chunks.
+            .input_buffer_size(INPUT_BUFFER)
+            .output_buffer_size(OUTPUT_BUFFER)
+            .max_response_header_size(MAX_RESPONSE_HEAD)
             .build();
         let resolver = CachingResolver::new(self.lookup, self.dns_cache);
         let agent = Agent::with_parts(agent_config, DefaultConnector::new(), resolver);

@@ -64,6 +64,9 @@ impl Error {
                     limit: limits.max_body,
                 })
             }
+            ureq::Error::LargeResponseHeader(_, limit) => {
+                Self::Transport(format!("the response's head is larger than {limit} bytes"))
+            }
             ureq::Error::Tls(m) => Self::Tls(m.to_owned()),
             ureq::Error::Rustls(e) => Self::Tls(e.to_string()),
             ureq::Error::Pem(e) => Self::Config(format!("bad PEM: {e}")),
