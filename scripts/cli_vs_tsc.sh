@@ -33,7 +33,17 @@ command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hype
 ours=(target/release/tableau-auth --server "$url" --ca-file "$ca" --username jsmith sign-in)
 tsc=("$python" "$work/tsc_sign_in.py" "$url" "$ca" jsmith 's3cr3t!')
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-TABLEAU_PASSWORD='s3cr3t!' hyperfine -N --warmup 5 --runs "$runs" "${ours[*]}" "${tsc[*]}"
+TABLEAU_PASSWORD='s3cr3t!' hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/times.json" \
+  "${ours[*]}" "${tsc[*]}"
+# hyperfine runs one command's runs, then the other's: a noisy spell hits one side only. The
+# medians and minimums are steadier than the means it compares.
+"$python" - "$work/times.json" <<'EOF'
+import json, statistics, sys
+ours, tsc = (r["times"] for r in json.load(open(sys.argv[1]))["results"])
+med = lambda t: statistics.median(t) * 1000
+print(f"median: tableau-auth {med(ours):.2f} ms, TSC {med(tsc):.1f} ms, TSC / ours {med(tsc) / med(ours):.1f}x")
+print(f"min:    tableau-auth {min(ours) * 1000:.2f} ms, TSC {min(tsc) * 1000:.1f} ms, TSC / ours {min(tsc) / min(ours):.1f}x")
+EOF
 for _ in 1 2 3; do
   TABLEAU_PASSWORD='s3cr3t!' /usr/bin/time -f '%M' -a -o "$work/ours_rss" "${ours[@]}" >/dev/null
   /usr/bin/time -f '%M' -a -o "$work/tsc_rss" "${tsc[@]}" >/dev/null

@@ -100,7 +100,8 @@
 //! * Redirects are never followed by ureq (`max_redirects(0)`); the core decides, and never
 //!   sends credentials or a token to another host or over plain http.
 //! * Error responses are read (`http_status_as_error(false)`) but every body is bounded
-//!   ([`ClientBuilder::max_body`]), and every exchange has time limits.
+//!   ([`ClientBuilder::max_body`]), a response's head to 32 KiB, and every exchange has time
+//!   limits.
 //! * Secrets (passwords, PAT secrets, JWTs, tokens, tickets) are redacted in `Debug`, `Display`
 //!   and errors, and zeroized when the core drops them. The CLI reads secrets only from
 //!   environment variables.
