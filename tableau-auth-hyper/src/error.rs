@@ -159,13 +159,6 @@ impl Error {
                 };
             }
         }
-        if errors
-            .iter()
-            .filter_map(|e| e.downcast_ref::<hyper::Error>())
-            .any(hyper::Error::is_parse_too_large)
-        {
-            return Self::head_too_large();
-        }
         let text = describe(errors);
         if connect {
             Self::Transport(format!("could not connect: {text}"))

@@ -157,7 +157,9 @@ struct Cancel<'a> {
 impl Drop for Cancel<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            self.shared.with_policy(|p| p.cancel(id));
+            if let Some(release) = self.shared.with_policy(|p| p.cancel(id)) {
+                self.shared.release_later(release);
+            }
             self.shared.progress.notify_waiters();
         }
     }
@@ -182,6 +184,22 @@ impl Shared {
             store,
             exchanger,
         }
+    }
+
+    /// Runs the release of a fleet's lock that a dropped call held, on a task of its own (a
+    /// drop cannot wait): the other processes need not wait out the lock's TTL. Without a
+    /// runtime (it is shutting down), the lock is left to its TTL.
+    fn release_later(&self, release: StoreRequest) {
+        #[cfg(feature = "redis")]
+        if let (Some(store), Ok(runtime)) =
+            (self.store.clone(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = store.execute(&release).await;
+            });
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = release;
     }
 
     /// Runs one operation of the fleet's store; a failure as the message the policy keeps.

@@ -357,6 +357,62 @@ async fn a_worker_killed_holding_the_lock_is_taken_over_after_its_ttl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cancelled_holding_the_lock_releases_it_for_the_others() {
+    // The common case of a lock left behind: a task dropped by its caller's own timeout while
+    // its sign-in hangs. The lock's TTL is the default 30 s; the others must not wait it out.
+    let _alone = World::alone().await;
+    let world = World::start().await;
+    let fleet_client = || {
+        let store = tableau_auth_redis::RedisStore::open(&world.redis.url()).expect("a store");
+        builder(&world.fake)
+            .sign_in(pat())
+            .session_store(store, proto::FleetConfig::new())
+            .build()
+            .expect("a client")
+    };
+    let (holder, other) = (fleet_client(), fleet_client());
+    holder.server_info().await.expect("server info");
+    world
+        .fake
+        .control()
+        .add_fault(FaultRule::exact(SIGNIN, Fault::Hang).method("POST").once());
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(500), holder.current_or_sign_in()).await;
+    assert!(cancelled.is_err(), "the hung sign-in was cancelled");
+    assert_eq!(
+        world.sign_ins(),
+        1,
+        "the holder's sign-in reached the server"
+    );
+    let started = Instant::now();
+    other
+        .current_or_sign_in()
+        .await
+        .expect("the other process signs in");
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(15),
+        "the other process waited {waited:?}, as for the lock's 30 s TTL"
+    );
+    assert_eq!(
+        world.sign_ins(),
+        2,
+        "the other process signed in for the fleet"
+    );
+    let answer = other
+        .send(current_request(&other))
+        .await
+        .expect("the other process's call");
+    assert_eq!(answer.status(), 200);
+    // And the holder's process adopts that session instead of signing in again.
+    holder
+        .current_or_sign_in()
+        .await
+        .expect("the holder adopts");
+    assert_eq!(world.sign_ins(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_holds_no_token_secret_pat_name_or_user_name() {
     let _alone = World::alone().await;
     let world = World::start().await;

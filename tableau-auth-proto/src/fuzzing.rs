@@ -362,7 +362,10 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
             Action::Send(_) => match input.byte().unwrap_or(0) % 8 {
                 0 => policy.transport_failed(id, "reset"),
                 1 => {
-                    policy.cancel(id);
+                    // Cancelled with its exchange out: a lock it may hold comes back to release.
+                    if let Some(release) = policy.cancel(id) {
+                        assert!(matches!(release.op, StoreOp::Release { .. }), "{release:?}");
+                    }
                     calls.remove(index);
                 }
                 _ => {
@@ -373,7 +376,8 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
             Action::Authorize(grant) => {
                 let response = answer(&mut input);
                 if grant.completes(response.status()) {
-                    policy.cancel(id);
+                    // Done on the fast path: it never asked for the lock.
+                    assert!(policy.cancel(id).is_none());
                     calls.remove(index);
                 } else {
                     let (status, headers) = (response.status(), response.headers());

@@ -116,8 +116,9 @@ impl Sdk {
     fn run(&mut self, call: Call, own: Option<&Request<Vec<u8>>>) -> Result<Finished, SdkError> {
         let id = self.policy.begin(call);
         let result = self.drive(id, own);
-        // Forget the call however it ended (a no-op once it is done).
-        self.policy.cancel(id);
+        // Forget the call however it ended (a no-op once it is done). With a fleet's store
+        // (`Policy::set_fleet`), an SDK would run the release this returns; this one has none.
+        let _no_store_to_release_on = self.policy.cancel(id);
         self.drain_events();
         result
     }

@@ -626,8 +626,11 @@ impl Client {
         let id = self.policy.begin(call);
         let result = self.drive(id, own);
         // Forgets the call, whatever happened: a no-op once it is done; aborts an exchange it
-        // left running; ends a call that was answered on the fast path.
-        self.policy.cancel(id);
+        // left running; ends a call that was answered on the fast path. A fleet's lock it may
+        // hold (an error of this client's ended it mid-sign-in) is released for the others.
+        if let Some(release) = self.policy.cancel(id) {
+            let _ = self.store(&release);
+        }
         self.forward_events();
         result
     }

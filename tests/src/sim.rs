@@ -112,6 +112,14 @@ impl Sim {
         self.fake.control().advance(by);
     }
 
+    /// Forgets a call in the policy, and runs the release of a lock it leaves on the store (its
+    /// answer is not the call's any more).
+    fn cancel(&mut self, id: CallId) {
+        if let (Some(release), Some(store)) = (self.policy.cancel(id), &mut self.store) {
+            let _ = store(&release);
+        }
+    }
+
     fn inputs(&mut self) -> Inputs {
         self.counter += 1;
         let mut random = [0u8; 16];
@@ -223,7 +231,7 @@ impl Sim {
             Action::Authorize(grant) => {
                 let mut request = call.own.clone().expect("an own request to authorize");
                 if let Err(e) = grant.authorize(&mut request) {
-                    self.policy.cancel(call.id);
+                    self.cancel(call.id);
                     self.finish(call, Finished::Outcome(Outcome::Failed(e), None));
                     return true;
                 }
@@ -232,7 +240,7 @@ impl Sim {
                 match answer {
                     Ok(response) => {
                         if grant.completes(response.status()) {
-                            self.policy.cancel(call.id);
+                            self.cancel(call.id);
                             self.finish(
                                 call,
                                 Finished::Outcome(Outcome::Deliver, Some(Box::new(response))),

@@ -434,6 +434,23 @@ impl Policy {
         self.owner = Some(id);
     }
 
+    /// A cancelled call's step: the release of the lock it may hold. `unsent`: its acquire
+    /// never left (so no lock was taken).
+    pub(super) fn fleet_cancelled(&self, step: FleetStep, unsent: bool) -> Option<StoreRequest> {
+        let held = match step.phase {
+            Phase::Waiting(_) => false,
+            Phase::Acquire => !unsent,
+            Phase::Locked | Phase::Publish | Phase::Release => true,
+        };
+        let scope = self.fleet.as_ref()?.scope.clone()?;
+        // Releasing is safe whatever happened meanwhile: the store only deletes a lock that
+        // still names this step's owner.
+        held.then_some(StoreRequest {
+            scope,
+            op: StoreOp::Release { owner: step.owner },
+        })
+    }
+
     /// After a retiring sign-out: moves the record past the session.
     pub(super) fn fleet_retire(&mut self, id: CallId, inputs: Inputs) {
         let Some(fleet) = &mut self.fleet else {
@@ -683,6 +700,65 @@ mod tests {
             ),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_call_cancelled_while_holding_the_lock_leaves_its_release() {
+        let mut clock = Instant::now();
+        let mut store = Model::default();
+        let mut a = policy(clock, FleetConfig::new());
+        let inputs = Inputs::new(clock, SystemTime::UNIX_EPOCH, [7; 16]);
+        // A takes the lock and starts its sign-in; then its task is dropped.
+        let id = a.begin(Call::Request);
+        let Action::Store(acquire) = a.poll(id, inputs) else {
+            panic!("the fleet's store comes first");
+        };
+        // Cancelled while its acquire is out (its answer never read): the lock may be taken.
+        let reply = store.run(acquire).unwrap();
+        assert!(matches!(reply, StoreReply::Acquired));
+        let release = a.cancel(id).expect("a release of the lock it may hold");
+        assert!(matches!(release.op, StoreOp::Release { owner } if Some(owner) == store.lock));
+        // Cancelled holding the lock, its sign-in under way.
+        let id = a.begin(Call::Request);
+        let Action::Store(acquire) = a.poll(id, inputs) else {
+            panic!("the fleet's store comes first");
+        };
+        store.lock = None;
+        let reply = store.run(acquire).unwrap();
+        a.handle_store(id, reply, inputs);
+        assert!(
+            matches!(a.poll(id, inputs), Action::Send(r) if r.uri().path().ends_with("/signin"))
+        );
+        let release = a.cancel(id).expect("a release of the lock it holds");
+        assert!(a.cancel(id).is_none(), "once");
+        assert!(matches!(store.run(release), Some(StoreReply::Released)));
+        assert!(store.lock.is_none());
+        // Another process signs in at once: no wait for the lock's TTL.
+        let mut b = policy(clock, FleetConfig::new());
+        let start = clock;
+        assert!(matches!(
+            drive(&mut b, &mut store, Call::Request, &mut clock),
+            Outcome::Deliver
+        ));
+        assert_eq!(clock, start, "no pause");
+        assert_eq!(store.sign_ins, 1);
+        // A call waiting for another process's lock holds nothing.
+        let mut busy = Model {
+            lock: Some(LockOwner([0xee; 16])),
+            ..Model::default()
+        };
+        let mut d = policy(clock, FleetConfig::new());
+        let waiting = d.begin(Call::Request);
+        let Action::Store(acquire) = d.poll(waiting, inputs) else {
+            panic!("the fleet's store comes first");
+        };
+        busy.scope = acquire.scope.identity().to_vec();
+        let reply = busy.run(acquire).unwrap();
+        assert!(matches!(reply, StoreReply::Busy));
+        d.handle_store(waiting, reply, inputs);
+        assert!(matches!(d.poll(waiting, inputs), Action::WaitUntil(_)));
+        assert!(d.cancel(waiting).is_none(), "a waiting call holds no lock");
+        assert_eq!(busy.lock, Some(LockOwner([0xee; 16])));
     }
 
     #[test]

@@ -474,8 +474,10 @@ impl Policy {
             }
             if call.running.is_some() || call.store_pending {
                 // Polled before the answer to its request came back: the driver's mistake. The
-                // call ends, and its exchange with it, so that it cannot hold up the others.
-                self.cancel(id);
+                // call ends, and its exchange with it, so that it cannot hold up the others
+                // (a lock it may hold is left to its TTL: the driver is not following the
+                // contract, so it would not run the release either).
+                let _ = self.cancel(id);
                 return Action::Done(Outcome::Failed(Misuse::ExchangeInFlight.into()));
             }
             if let Some(outcome) = call.done.take() {
@@ -495,7 +497,7 @@ impl Policy {
                 return action;
             }
         }
-        self.cancel(id);
+        let _ = self.cancel(id);
         Action::Done(Outcome::Failed(Misuse::UnknownCall.into()))
     }
 
@@ -628,14 +630,25 @@ impl Policy {
         }
     }
 
-    /// Forgets a call whose caller went away (a cancelled task); an exchange it ran is
-    /// aborted, so that other calls can go on.
-    pub fn cancel(&mut self, id: CallId) {
+    /// Forgets a call whose caller went away (a cancelled task), or that ended on the fast
+    /// path; an exchange it ran is aborted, so that other calls can go on. A no-op for a call
+    /// that is done.
+    ///
+    /// Returns what the call leaves to the fleet's store: when it may hold the sign-in lock
+    /// (cancelled between asking for it and publishing), a [`StoreOp::Release`] of it. Run it
+    /// without feeding its answer back (the call is gone): the other processes then take over
+    /// at once instead of waiting out the lock's TTL. Not running it, or a failure, leaves the
+    /// lock to its TTL, as a process that died would.
+    ///
+    /// [`StoreOp::Release`]: crate::fleet::StoreOp::Release
+    #[must_use = "a cancelled call may leave the fleet's sign-in lock to release"]
+    pub fn cancel(&mut self, id: CallId) -> Option<StoreRequest> {
         if self.owner == Some(id) {
             self.session.abort();
             self.owner = None;
         }
-        self.calls.remove(&id);
+        let call = self.calls.remove(&id)?;
+        self.fleet_cancelled(call.fleet?, call.store_outbox.is_some())
     }
 
     // ----- decisions -----------------------------------------------------------------------
@@ -1185,7 +1198,10 @@ mod tests {
         assert!(matches!(policy.poll(busy, at(2)), Action::Send(_)));
         let timer = policy.begin(Call::Maintain);
         assert!(matches!(policy.poll(timer, at(2)), Action::Wait));
-        policy.cancel(busy);
+        assert!(
+            policy.cancel(busy).is_none(),
+            "no fleet, nothing to release"
+        );
         // Now it renews; the server fails; renewal pauses and the timer is not due any more.
         assert!(matches!(policy.poll(timer, at(2)), Action::Send(_)));
         policy.handle_response(timer, answer(500, "oops"), at(2));
