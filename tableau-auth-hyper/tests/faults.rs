@@ -534,7 +534,7 @@ async fn is_a_transport_error(fault: Fault, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_head_past_32_kib_is_a_transport_error() {
     // As the blocking client (tableau-auth-ureq's tests/e2e_faults.rs): heads up to 32 KiB.
-    let too_big = |e: &Error| matches!(e, Error::Transport(m) if m == "the response's head is larger than 32768 bytes");
+    let too_big = |e: &Error| matches!(e, Error::Transport(m) if m == HEAD_TOO_LARGE);
     let case = on_sign_in(Fault::LargeHead { bytes: 40 << 10 }, |b| b).await;
     assert!(too_big(case.err()), "{:?}", case.err());
     case.recovers().await;
@@ -546,13 +546,7 @@ async fn a_response_head_past_32_kib_is_a_transport_error() {
     let case = on_send(Fault::LargeHead { bytes: 24 << 10 }, |b| b).await;
     let response = case.result.as_ref().expect("a 24 KiB head fits");
     assert_eq!(response.status(), 200);
-    let padding: usize = response
-        .headers()
-        .iter()
-        .filter(|(name, _)| name.as_str().starts_with("x-fake-padding-"))
-        .map(|(_, value)| value.len())
-        .sum();
-    assert_eq!(padding, 24 << 10);
+    assert_eq!(head_padding(response), 24 << 10);
     case.recovers().await;
 }
 

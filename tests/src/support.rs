@@ -328,6 +328,19 @@ pub fn describe(log: &[LoggedRequest]) -> Vec<String> {
         .collect()
 }
 
+/// What both clients say of a response whose head is past their 32 KiB limit.
+pub const HEAD_TOO_LARGE: &str = "the response's head is larger than 32768 bytes";
+
+/// Bytes of the padding a `Fault::LargeHead` answer carried, as the client delivered them.
+pub fn head_padding(response: &http::Response<Vec<u8>>) -> usize {
+    response
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-fake-padding-"))
+        .map(|(_, value)| value.len())
+        .sum()
+}
+
 /// Number of sign-in requests in `log`.
 pub fn sign_ins(log: &[LoggedRequest]) -> usize {
     log.iter().filter(|e| e.is_signin()).count()
