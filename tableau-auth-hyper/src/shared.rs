@@ -359,11 +359,13 @@ impl Shared {
             match self.with_policy(|p| p.poll(id, inputs)) {
                 Action::Send(request) => {
                     let response = match &self.exchanger {
-                        Some(exchanger) => {
-                            exchanger
-                                .exchange(request, self.transport.limits.max_body)
-                                .await
-                        }
+                        Some(exchanger) => exchanger
+                            .exchange(request, self.transport.limits.max_body)
+                            .await
+                            .and_then(|response| {
+                                crate::transport::check_head(response.headers())?;
+                                Ok(response)
+                            }),
                         None => self.transport.send(request).await,
                     };
                     let inputs = readings()?;

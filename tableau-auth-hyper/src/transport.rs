@@ -28,12 +28,17 @@ use crate::tls::TlsOptions;
 /// heads of up to about 400 KiB, and the client refuses what it read past this.
 pub(crate) const MAX_RESPONSE_HEAD: usize = 32 * 1024;
 
-/// The bytes of a response's header lines as sent (`name: value\r\n` each).
-fn head_size(headers: &tableau_auth_proto::http::HeaderMap) -> usize {
-    headers
+/// Refuses a response whose header lines (`name: value\r\n` each, as sent) are past
+/// [`MAX_RESPONSE_HEAD`].
+pub(crate) fn check_head(headers: &tableau_auth_proto::http::HeaderMap) -> Result<(), Error> {
+    let size: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum()
+        .sum();
+    if size > MAX_RESPONSE_HEAD {
+        return Err(Error::head_too_large());
+    }
+    Ok(())
 }
 
 /// The pooled hyper client the adapter sends with: HTTP/1.1 over rustls (ring), `http://` or
@@ -294,9 +299,7 @@ impl Transport {
                 }
             };
             let (parts, body) = response.into_parts();
-            if head_size(&parts.headers) > MAX_RESPONSE_HEAD {
-                return Err(Error::head_too_large());
-            }
+            check_head(&parts.headers)?;
             // A body announced as too large is refused unread.
             let announced = parts
                 .headers

@@ -23,7 +23,7 @@ use tableau_auth_proto::{
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::sim::{Finished, Sim};
 use tableau_auth_tests::support::{
-    Kind, pat, session_gone, sign_in as sign_in_as, tableau_error_xml,
+    HEAD_TOO_LARGE, Kind, pat, session_gone, sign_in as sign_in_as, tableau_error_xml,
 };
 
 const SIGNIN: &str = "/api/3.25/auth/signin";
@@ -601,6 +601,28 @@ fn throttled_sign_in_waits_and_succeeds(make: Make<'_>) {
     assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
 }
 
+/// A sign-in answered with a head past 32 KiB is refused (the transport stops reading there),
+/// and the next sign-in works: memory stays bounded whatever the server sends.
+fn an_oversized_response_head_is_refused(make: Make<'_>) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    d.fake().control().add_fault(
+        FaultRule::exact(SIGNIN, Fault::LargeHead { bytes: 40 << 10 })
+            .method("POST")
+            .once(),
+    );
+    let e = d.sign_in(pat()).expect_err("a 40 KiB head");
+    if d.name() == "sim" {
+        // Simulated time has no transport: the core reads the answer, whose body is empty.
+        assert!(e.text.contains("credentials"), "{e:?}");
+    } else {
+        assert!(e.text.contains(HEAD_TOO_LARGE), "{e:?}");
+    }
+    assert_eq!(d.generation(), 0);
+    d.sign_in(pat()).expect("the next sign-in");
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+}
+
 /// A sign-out answered 503 + `Retry-After: 1` is retried: the session does not stay open.
 fn throttled_sign_out_is_retried(make: Make<'_>) {
     let mut d = make(Setup::default());
@@ -998,6 +1020,7 @@ macro_rules! scenarios {
 
 scenarios!(
     throttled_sign_in_waits_and_succeeds,
+    an_oversized_response_head_is_refused,
     throttled_sign_out_is_retried,
     sign_out_throttled_beyond_the_cap_fails,
     throttled_switch_site_is_retried_and_the_site_kept,
