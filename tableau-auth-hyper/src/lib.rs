@@ -7,8 +7,9 @@
 //!
 //! The transport is hyper-util's pooled client over hyper-rustls (ring only). It never follows a
 //! redirect (the core decides), keeps error bodies, bounds every body
-//! ([`http_body_util::Limited`], `max_body`) and a response's head (32 KiB), and puts `tokio::time::timeout` around every
-//! exchange (connect on the connector, the response head, and the whole exchange body included).
+//! ([`http_body_util::Limited`], `max_body`) and a response's head (32 KiB), and puts
+//! `tokio::time::timeout` around every exchange (connect on the connector, the response head,
+//! and the whole exchange body included).
 //!
 //! ## Behind a proxy
 //!
