@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tableau_auth_proto::http::{Method, Request, Response, StatusCode};
 use tableau_auth_proto::lifecycle::{EventCallback, SessionEvent};
+use tableau_auth_proto::secret::{ExposeSecret, SecretString};
 use tableau_auth_proto::{
     Action, ApiVersion, Call, CallId, Config, CurrentSession, Event, Format, Intent, Outcome,
     Policy, ServerInfo, Session, SignIn, SignOut, SignedIn, SiteContentUrl, StoreReply,
@@ -31,6 +32,33 @@ use crate::tls::TlsOptions;
 const MAX_RESPONSE_HEAD: usize = 32 * 1024;
 const INPUT_BUFFER: usize = MAX_RESPONSE_HEAD + 8 * 1024;
 const OUTPUT_BUFFER: usize = 16 * 1024;
+
+/// A proxy's URL, which may carry a password: shown as scheme, host and port only.
+#[derive(Clone)]
+struct ProxyUrl(SecretString);
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self
+            .0
+            .expose_secret()
+            .parse::<tableau_auth_proto::http::Uri>();
+        match uri
+            .as_ref()
+            .ok()
+            .and_then(|u| Some((u.scheme_str()?, u.host()?)))
+        {
+            Some((scheme, host)) => {
+                let port = uri.as_ref().ok().and_then(|u| u.port_u16());
+                match port {
+                    Some(port) => write!(f, "ProxyUrl({scheme}://{host}:{port})"),
+                    None => write!(f, "ProxyUrl({scheme}://{host})"),
+                }
+            }
+            None => f.write_str("ProxyUrl(<unreadable>)"),
+        }
+    }
+}
 
 /// The caller's event callback, if any.
 #[derive(Clone, Default)]
@@ -82,7 +110,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     exchange_timeout: Duration,
-    proxy: Option<String>,
+    proxy: Option<ProxyUrl>,
     lookup: Lookup,
     dns_cache: Duration,
     max_body: usize,
@@ -242,9 +270,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends everything through this proxy (`http://host:port`, `socks5://…`).
+    /// Sends everything through this proxy (`http://[user:password@]host:port`, `socks5://…`).
+    /// The URL is kept as a secret (it may carry a password): `Debug` shows its scheme, host
+    /// and port only, an unusable one is an [`Error::Config`] that does not repeat it, and it
+    /// is wiped from memory when the builder is dropped.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.proxy = Some(url.into());
+        self.proxy = Some(ProxyUrl(SecretString::from(url.into())));
         self
     }
 
@@ -343,8 +374,9 @@ impl ClientBuilder {
             .build()
             .map_err(|e| Error::Tableau(tableau_auth_proto::Error::Config(e)))?;
         let proxy = match &self.proxy {
-            Some(url) => Some(
-                ureq::Proxy::new(url).map_err(|_| Error::Config("invalid proxy URL".to_owned()))?,
+            Some(ProxyUrl(url)) => Some(
+                ureq::Proxy::new(url.expose_secret())
+                    .map_err(|_| Error::Config("invalid proxy URL".to_owned()))?,
             ),
             None => None,
         };

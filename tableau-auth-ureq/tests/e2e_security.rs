@@ -321,3 +321,21 @@ fn the_client_and_its_policy_show_no_secret_in_debug() {
     assert!(!shown.contains(&token), "{shown}");
     assert!(!shown.contains("eyJ"), "a JWT: {shown}");
 }
+
+#[test]
+fn a_proxy_password_shows_in_no_debug() {
+    let builder = Client::builder("https://tableau.example.com")
+        .proxy("http://svc-etl:pr0xy-s3cret@proxy.corp:3128");
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("pr0xy-s3cret"), "{shown}");
+    assert!(shown.contains("proxy.corp:3128"), "{shown}");
+    let client = builder.build().expect("client");
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("pr0xy-s3cret"), "{shown}");
+    // A URL that is not one is refused without being echoed.
+    let err = Client::builder("https://tableau.example.com")
+        .proxy("pr0xy-s3cret not a url")
+        .build()
+        .expect_err("not a proxy URL");
+    assert!(!err.to_string().contains("pr0xy-s3cret"), "{err}");
+}
