@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub use tableau_auth_fake as fake;
+pub mod connect_proxy;
 pub mod redis_server;
 pub mod sentinel;
 pub mod sim;

@@ -446,6 +446,14 @@ fn client(options: &Options) -> Result<Client, Failure> {
         })?;
         builder = builder.built_in_roots(false).ca_pem(pem);
     }
+    if let Some(url) = options
+        .proxy
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        builder = builder.proxy(url);
+    }
     if options.verbose {
         // The session's events (sign-ins, waits on 429/503, sign-outs): no secret in any.
         builder = builder

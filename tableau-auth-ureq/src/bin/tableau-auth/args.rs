@@ -153,6 +153,17 @@ pub(crate) struct Options {
     )]
     pub(crate) ca_file: Option<OsString>,
 
+    /// Connect through this HTTP proxy (http://[user:password@]host:port, a CONNECT tunnel;
+    /// or socks5://…). Prefer the environment variable when the URL carries a password
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TABLEAU_PROXY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) proxy: Option<String>,
+
     /// Accept any server certificate. DANGEROUS: for throwaway test servers only
     #[arg(long, global = true)]
     pub(crate) danger_accept_invalid_certs: bool,
