@@ -56,6 +56,10 @@ pub struct FakeOptions {
     /// The server certificate presented when [`tls`](Self::tls) is on: valid (the default) or
     /// deliberately broken, for certificate-check tests. Ignored without TLS.
     pub cert: ServerCert,
+    /// Mutual TLS: the PEM of the CA whose certificates clients must present (a handshake
+    /// without one, or with one it did not issue, fails). `None` (the default): no client
+    /// certificate is asked for. Ignored without TLS.
+    pub client_ca: Option<String>,
 }
 
 impl Default for FakeOptions {
@@ -68,6 +72,7 @@ impl Default for FakeOptions {
             port: 0,
             redirect_port: 0,
             cert: ServerCert::Valid,
+            client_ca: None,
         }
     }
 }
@@ -148,6 +153,13 @@ impl FakeOptionsBuilder {
     /// The server certificate presented over TLS (see [`ServerCert`]).
     pub fn cert(mut self, cert: ServerCert) -> Self {
         self.options.cert = cert;
+        self
+    }
+
+    /// Mutual TLS: clients must present a certificate issued by the CA in `pem` (see
+    /// [`FakeOptions::client_ca`]). A PEM that holds no usable CA fails the start.
+    pub fn client_ca(mut self, pem: impl Into<String>) -> Self {
+        self.options.client_ca = Some(pem.into());
         self
     }
 
@@ -233,7 +245,7 @@ impl FakeServer {
         let scheme = if options.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://127.0.0.1:{port}");
         let (acceptor, ca_pem, ca_file) = if options.tls {
-            let material = tls::generate(options.cert)?;
+            let material = tls::generate(options.cert, options.client_ca.as_deref())?;
             let file = CaFile::write(&material.ca_pem)?;
             (Some(material.acceptor), Some(material.ca_pem), Some(file))
         } else {

@@ -11,8 +11,10 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, date_time_ymd,
 };
-use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
 use serde::{Deserialize, Serialize};
 use tokio_rustls::TlsAcceptor;
 
@@ -69,7 +71,8 @@ fn ca(name: &str) -> io::Result<(Certificate, Issuer<'static, KeyPair>)> {
 
 /// Generates a CA and a server certificate of the kind `choice` (signed by it, or for
 /// [`ServerCert::UnknownCa`] by another CA that is served in the chain but not published).
-pub(crate) fn generate(choice: ServerCert) -> io::Result<TlsMaterial> {
+/// With `client_ca` (a PEM), clients must present a certificate it issued.
+pub(crate) fn generate(choice: ServerCert, client_ca: Option<&str>) -> io::Result<TlsMaterial> {
     let (ca_cert, ca_issuer) = ca("fake-tableau test CA")?;
     let rogue = match choice {
         ServerCert::UnknownCa => Some(ca("fake-tableau unpublished CA")?),
@@ -109,10 +112,29 @@ pub(crate) fn generate(choice: ServerCert) -> io::Result<TlsMaterial> {
     };
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(other)?
-        .with_no_client_auth()
+        .map_err(other)?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(cert.map_err(other)?).map_err(other)?;
+            }
+            if roots.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the client CA PEM holds no certificate",
+                ));
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(other)?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(
             vec![leaf_cert.der().clone(), chain_ca],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),

@@ -16,6 +16,8 @@ use tableau_auth_proto::{
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Limits};
 use crate::event::{EventCallback, SessionEvent};
 use crate::relay::{Exchanger, Relay, Relayed};
@@ -109,7 +111,7 @@ impl ClientBuilder {
 
     /// Presents a client certificate (PEM chain and PEM private key).
     pub fn client_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.tls.client_cert_pem = Some((chain.into(), key.into()));
+        self.tls.client_cert_pem = Some((chain.into(), Zeroizing::new(key.into())));
         self
     }
 

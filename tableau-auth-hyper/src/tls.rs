@@ -9,6 +9,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use zeroize::Zeroizing;
+
 use crate::Error;
 
 /// How the client checks the server's certificate and proves its own.
@@ -16,7 +18,8 @@ use crate::Error;
 pub(crate) struct TlsOptions {
     pub(crate) built_in_roots: bool,
     pub(crate) ca_pem: Vec<Vec<u8>>,
-    pub(crate) client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// The chain and the private key (wiped on drop), as PEM.
+    pub(crate) client_cert_pem: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
     pub(crate) danger_accept_invalid_certs: bool,
 }
 
@@ -194,7 +197,7 @@ mod tests {
         };
         assert!(matches!(options.root_store(), Err(Error::Config(_))));
         let options = TlsOptions {
-            client_cert_pem: Some((ca_pem().into_bytes(), b"no key".to_vec())),
+            client_cert_pem: Some((ca_pem().into_bytes(), b"no key".to_vec().into())),
             ..TlsOptions::default()
         };
         assert!(matches!(options.client_config(), Err(Error::Config(_))));
@@ -206,7 +209,10 @@ mod tests {
         let params = rcgen::CertificateParams::new(vec!["client.example".to_owned()]).unwrap();
         let cert = params.self_signed(&key).unwrap();
         let options = TlsOptions {
-            client_cert_pem: Some((cert.pem().into_bytes(), key.serialize_pem().into_bytes())),
+            client_cert_pem: Some((
+                cert.pem().into_bytes(),
+                key.serialize_pem().into_bytes().into(),
+            )),
             ..TlsOptions::default()
         };
         assert!(

@@ -619,6 +619,52 @@ async fn tls_trust_is_checked() {
     with_cert.server_info().await.expect("server info");
 }
 
+/// Mutual TLS, as the blocking client's `e2e_security.rs` tests it: the fake asks for a client
+/// certificate from its CA; with it the client signs in and calls, without it (or with another
+/// CA's) the handshake fails with a typed error and nothing reaches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_signs_in_with_the_client_certificate_only() {
+    let pki = ClientPki::generate();
+    let options = FakeOptions::builder()
+        .redirect_listener(false)
+        .client_ca(pki.ca_pem.clone())
+        .build();
+    let fake = FakeServer::start(FakeConfig::sample(), options)
+        .await
+        .expect("the fake");
+    let client = builder(&fake)
+        .client_cert_pem(pki.cert_pem.clone(), pki.key_pem.clone())
+        .build()
+        .expect("client");
+    client
+        .sign_in(password())
+        .await
+        .expect("sign-in with the certificate");
+    whoami(&client, Format::Xml)
+        .await
+        .expect("a call with the certificate");
+    assert!(!format!("{client:?}").contains("PRIVATE KEY"));
+    let reached = fake.request_log().len();
+    for presented in [None, Some(pki.stranger.clone())] {
+        let mut b = builder(&fake);
+        if let Some((cert, key)) = presented.clone() {
+            b = b.client_cert_pem(cert, key);
+        }
+        let client = b.build().expect("client");
+        let e = client
+            .sign_in(password())
+            .await
+            .expect_err("no sign-in without the right certificate");
+        assert!(
+            matches!(e, Error::Tls(_) | Error::Transport(_)),
+            "{}: {e:?}",
+            presented.is_some()
+        );
+        assert!(!format!("{e} {e:?}").contains("PRIVATE KEY"));
+    }
+    assert_eq!(fake.request_log().len(), reached, "nothing else reached it");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_a_transport_error() {
     let port = {

@@ -20,6 +20,8 @@ use tableau_auth_proto::{
 use ureq::Agent;
 use ureq::unversioned::transport::DefaultConnector;
 
+use zeroize::Zeroizing;
+
 use crate::Error;
 use crate::entropy::Entropy;
 use crate::error::Limits;
@@ -238,7 +240,7 @@ impl ClientBuilder {
 
     /// Presents a client certificate (PEM chain and PEM private key).
     pub fn client_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.tls.client_cert_pem = Some((chain.into(), key.into()));
+        self.tls.client_cert_pem = Some((chain.into(), Zeroizing::new(key.into())));
         self
     }
 

@@ -3,6 +3,8 @@
 
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, parse_pem};
 
+use zeroize::Zeroizing;
+
 use crate::Error;
 
 /// How the client checks the server's certificate and proves its own.
@@ -12,7 +14,8 @@ pub(crate) struct TlsOptions {
     pub(crate) ca_pem: Vec<Vec<u8>>,
     /// Whether Mozilla's roots are trusted.
     pub(crate) built_in_roots: bool,
-    pub(crate) client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// The chain and the private key (wiped on drop), as PEM.
+    pub(crate) client_cert_pem: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
     pub(crate) danger_accept_invalid_certs: bool,
 }
 

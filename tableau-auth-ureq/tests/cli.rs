@@ -821,6 +821,81 @@ fn tls_trust_and_its_override() {
         .fails(2);
 }
 
+/// `--client-cert` and `--client-key` (or their variables) against a fake that asks for a
+/// client certificate: signs in with them, fails with exit 4 (kind `tls`) without; each flag
+/// needs the other; an unreadable file is named (exit 2); the key is never printed.
+#[test]
+fn mutual_tls_with_client_cert_and_key_files() {
+    let pki = tableau_auth_tests::support::ClientPki::generate();
+    let options = FakeOptions::builder()
+        .redirect_listener(false)
+        .client_ca(pki.ca_pem.clone())
+        .build();
+    let fake = FakeServer::start_blocking(FakeConfig::sample(), options).expect("the fake");
+    let dir = std::env::temp_dir().join(format!("tableau-auth-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    std::fs::write(&cert, &pki.cert_pem).expect("write the certificate");
+    std::fs::write(&key, &pki.key_pem).expect("write the key");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let key_line = pki
+        .key_pem
+        .lines()
+        .nth(1)
+        .expect("a base64 line of the key");
+
+    let run = Cli::to(&fake)
+        .args(["--client-cert", cert, "--client-key", key, "--json"])
+        .jsmith()
+        .arg("sign-in")
+        .run()
+        .ok();
+    assert_eq!(run.json()["user_id"], sample::USER_ID);
+    let run = Cli::to(&fake)
+        .env("TABLEAU_CLIENT_CERT", cert)
+        .env("TABLEAU_CLIENT_KEY", key)
+        .jsmith()
+        .arg("whoami")
+        .run()
+        .ok();
+    assert!(!run.stdout.contains(key_line) && !run.stderr.contains(key_line));
+
+    let run = Cli::to(&fake)
+        .args(["--json"])
+        .jsmith()
+        .arg("sign-in")
+        .run()
+        .fails(4);
+    assert_eq!(run.json()["error"]["kind"], "tls", "{run:?}");
+    Cli::to(&fake)
+        .args(["--client-cert", cert])
+        .jsmith()
+        .arg("sign-in")
+        .run()
+        .fails(2);
+    let run = Cli::to(&fake)
+        .args([
+            "--client-cert",
+            cert,
+            "--client-key",
+            "/nonexistent/client.key",
+        ])
+        .jsmith()
+        .arg("sign-in")
+        .run()
+        .fails(2);
+    assert!(run.stderr.contains("/nonexistent/client.key"), "{run:?}");
+    // A certificate file given as the key: refused, and neither file's content is shown.
+    let run = Cli::to(&fake)
+        .args(["--client-cert", cert, "--client-key", cert])
+        .jsmith()
+        .arg("sign-in")
+        .run();
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(!run.stderr.contains("BEGIN"), "{run:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_hanging_server_times_out() {
     let fake = fake();

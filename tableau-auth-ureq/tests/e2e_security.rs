@@ -339,3 +339,44 @@ fn a_proxy_password_shows_in_no_debug() {
         .expect_err("not a proxy URL");
     assert!(!err.to_string().contains("pr0xy-s3cret"), "{err}");
 }
+
+/// Mutual TLS against a fake that asks for a client certificate: with the one its CA issued,
+/// the client signs in and calls; without one, or with another CA's, the handshake fails with a
+/// typed error, nothing reaches the server, and the key is never shown.
+#[test]
+fn mutual_tls_signs_in_with_the_client_certificate_only() {
+    let pki = ClientPki::generate();
+    let options = FakeOptions::builder()
+        .redirect_listener(false)
+        .client_ca(pki.ca_pem.clone())
+        .build();
+    let fake = FakeServer::start_blocking(FakeConfig::sample(), options).expect("the fake");
+    let mut client = builder(&fake)
+        .client_cert_pem(pki.cert_pem.clone(), pki.key_pem.clone())
+        .build()
+        .expect("client");
+    client
+        .sign_in(password())
+        .expect("sign-in with the certificate");
+    whoami(&mut client).expect("a call with the certificate");
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    let reached = fake.request_log().len();
+    for presented in [None, Some(pki.stranger.clone())] {
+        let mut b = builder(&fake);
+        if let Some((cert, key)) = presented.clone() {
+            b = b.client_cert_pem(cert, key);
+        }
+        let mut client = b.build().expect("client");
+        let e = client
+            .sign_in(password())
+            .expect_err("no sign-in without the right certificate");
+        assert!(
+            matches!(e, Error::Tls(_) | Error::Transport(_)),
+            "{}: {e:?}",
+            presented.is_some()
+        );
+        assert!(!format!("{e} {e:?}").contains("PRIVATE KEY"));
+    }
+    assert_eq!(fake.request_log().len(), reached, "nothing else reached it");
+}

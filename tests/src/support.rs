@@ -378,3 +378,57 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .expect("a runtime")
     })
 }
+
+/// A CA and a client certificate it issued, for the mutual-TLS tests (PEM text): give
+/// [`ca_pem`](Self::ca_pem) to the fake (`FakeOptions::builder().client_ca(..)`) and the
+/// certificate and key to the client. [`stranger`](Self::stranger) is a certificate and key from
+/// another CA, which the fake must refuse.
+pub struct ClientPki {
+    /// The CA clients' certificates must come from.
+    pub ca_pem: String,
+    /// A client certificate it issued, and its PKCS#8 key.
+    pub cert_pem: String,
+    /// The key of [`cert_pem`](Self::cert_pem).
+    pub key_pem: String,
+    /// A client certificate and key from an unrelated CA.
+    pub stranger: (String, String),
+}
+
+impl ClientPki {
+    /// Generates fresh ones.
+    pub fn generate() -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        let issue = |ca_name: &str| {
+            let ca_key = KeyPair::generate().expect("a CA key");
+            let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+            ca.distinguished_name.push(DnType::CommonName, ca_name);
+            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            ca.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            let ca_cert = ca.self_signed(&ca_key).expect("a CA certificate");
+            let issuer = Issuer::new(ca, ca_key);
+            let key = KeyPair::generate().expect("a client key");
+            let mut leaf = CertificateParams::new(Vec::<String>::new()).expect("client params");
+            leaf.distinguished_name
+                .push(DnType::CommonName, "etl-client");
+            leaf.is_ca = IsCa::ExplicitNoCa;
+            leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = leaf.signed_by(&key, &issuer).expect("a client certificate");
+            (ca_cert.pem(), cert.pem(), key.serialize_pem())
+        };
+        let (ca_pem, cert_pem, key_pem) = issue("client CA");
+        let (_, stranger_cert, stranger_key) = issue("another CA");
+        Self {
+            ca_pem,
+            cert_pem,
+            key_pem,
+            stranger: (stranger_cert, stranger_key),
+        }
+    }
+}

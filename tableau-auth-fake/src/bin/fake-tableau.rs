@@ -37,6 +37,9 @@ struct Args {
     /// --print-sample-config, print that configuration.
     #[arg(long, conflicts_with = "config")]
     cloud: bool,
+    /// With --tls: ask clients for a certificate issued by the CA in this PEM file (mutual TLS).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    client_ca: Option<PathBuf>,
     /// Print the sample configuration as JSON and exit.
     #[arg(long)]
     print_sample_config: bool,
@@ -68,13 +71,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
         None => sample,
     };
-    let options = FakeOptions::builder()
+    let mut options = FakeOptions::builder()
         .tls(args.tls)
         .redirect_listener(args.redirect_port.is_some())
         .redirect_status(args.redirect_status)
         .port(args.port)
-        .redirect_port(args.redirect_port.unwrap_or(0))
-        .build();
+        .redirect_port(args.redirect_port.unwrap_or(0));
+    if let Some(path) = &args.client_ca {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --client-ca {}: {e}", path.display()))?;
+        options = options.client_ca(pem);
+    }
+    let options = options.build();
     let server = FakeServer::start(config, options).await?;
     let mut ready = serde_json::Map::new();
     ready.insert("base_url".into(), server.base_url().into());

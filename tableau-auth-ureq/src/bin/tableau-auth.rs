@@ -446,6 +446,14 @@ fn client(options: &Options) -> Result<Client, Failure> {
         })?;
         builder = builder.built_in_roots(false).ca_pem(pem);
     }
+    if let (Some(cert), Some(key)) = (&options.client_cert, &options.client_key) {
+        let read = |flag: &str, path: &std::ffi::OsStr| {
+            let path = std::path::Path::new(path);
+            std::fs::read(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {flag} {}: {e}", path.display())))
+        };
+        builder = builder.client_cert_pem(read("--client-cert", cert)?, read("--client-key", key)?);
+    }
     if let Some(url) = options
         .proxy
         .as_deref()

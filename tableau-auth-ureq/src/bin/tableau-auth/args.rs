@@ -164,6 +164,29 @@ pub(crate) struct Options {
     )]
     pub(crate) proxy: Option<String>,
 
+    /// Mutual TLS: present the client certificate (chain) in this PEM file
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "TABLEAU_CLIENT_CERT",
+        hide_env_values = true,
+        requires = "client_key",
+        global = true
+    )]
+    pub(crate) client_cert: Option<OsString>,
+
+    /// Mutual TLS: the client certificate's private key, a PEM file (only its path is ever
+    /// shown)
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "TABLEAU_CLIENT_KEY",
+        hide_env_values = true,
+        requires = "client_cert",
+        global = true
+    )]
+    pub(crate) client_key: Option<OsString>,
+
     /// Accept any server certificate. DANGEROUS: for throwaway test servers only
     #[arg(long, global = true)]
     pub(crate) danger_accept_invalid_certs: bool,
