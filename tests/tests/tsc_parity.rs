@@ -5,14 +5,12 @@
 //! and the project's survey of Tableau clients (kept outside this repository), and the protocol
 //! as in `docs/protocol.md`.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tableau_auth_hyper as hyper_auth;
 use tableau_auth_proto::secret::ExposeSecret as _;
 use tableau_auth_proto::{Credentials, Format, SignIn, SignOut, UserId};
+use tableau_auth_tests::connect_proxy::{ConnectProxy, Mode};
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::support::*;
 use tableau_auth_ureq as ureq_auth;
@@ -422,81 +420,6 @@ fn http_options_timeout_is_not_needed_limits_are_on_by_default() {
     );
 }
 
-/// A loopback HTTP proxy that only tunnels (`CONNECT`) to loopback addresses, and records the
-/// request line of every request it receives.
-struct ConnectProxy {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl ConnectProxy {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let log = log.clone();
-                std::thread::spawn(move || tunnel(stream, &log));
-            }
-        });
-        Self { addr, seen }
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.seen.lock().expect("the proxy log").clone()
-    }
-}
-
-fn tunnel(mut client: TcpStream, log: &Mutex<Vec<String>>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 8192 || !matches!(client.read(&mut byte), Ok(1)) {
-            return;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let line = head.lines().next().unwrap_or_default().to_owned();
-    log.lock().expect("the proxy log").push(line.clone());
-    let mut words = line.split(' ');
-    let target = match (words.next(), words.next()) {
-        (Some("CONNECT"), Some(target))
-            if target.starts_with("127.0.0.1:") || target.starts_with("localhost:") =>
-        {
-            target.to_owned()
-        }
-        _ => {
-            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
-            return;
-        }
-    };
-    let Ok(upstream) = TcpStream::connect(&target) else {
-        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
-        return;
-    };
-    if client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .is_err()
-    {
-        return;
-    }
-    let (Ok(mut client_read), Ok(mut upstream_write)) = (client.try_clone(), upstream.try_clone())
-    else {
-        return;
-    };
-    let up = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut client_read, &mut upstream_write);
-        let _ = upstream_write.shutdown(std::net::Shutdown::Write);
-    });
-    let (mut upstream_read, mut client_write) = (upstream, client);
-    let _ = std::io::copy(&mut upstream_read, &mut client_write);
-    let _ = client_write.shutdown(std::net::Shutdown::Write);
-    let _ = up.join();
-}
-
 /// tabcmd#242 and the survey of Tableau clients: tabcmd maps `--proxy` to `{"http": proxy}` only, so https traffic
 /// ignores it; TSC has only requests' environment variables, `http_options["proxies"]` or a
 /// session factory. Here the blocking client's explicit proxy carries the https sign-in and the
@@ -504,7 +427,7 @@ fn tunnel(mut client: TcpStream, log: &Mutex<Vec<String>>) {
 #[test]
 fn http_options_proxies_https_goes_through_the_proxy() {
     let fake = fake();
-    let proxy = ConnectProxy::start();
+    let proxy = tableau_auth_tests::support::runtime().block_on(ConnectProxy::start(Mode::Tunnel));
     let mut client = ureq_auth::Client::builder(fake.base_url())
         .ca_pem(fake.ca_pem().expect("a TLS fake has a CA"))
         .proxy(format!("http://{}", proxy.addr))
@@ -522,7 +445,11 @@ fn http_options_proxies_https_goes_through_the_proxy() {
         .base_url()
         .strip_prefix("https://")
         .expect("an https fake");
-    let seen = proxy.seen();
+    let seen: Vec<String> = proxy
+        .heads()
+        .iter()
+        .map(|head| head.lines().next().unwrap_or_default().to_owned())
+        .collect();
     assert!(!seen.is_empty(), "the proxy saw nothing");
     for line in &seen {
         assert!(
