@@ -153,8 +153,9 @@ pub(crate) struct Options {
     )]
     pub(crate) ca_file: Option<OsString>,
 
-    /// Connect through this HTTP proxy (http://[user:password@]host:port, a CONNECT tunnel;
-    /// or socks5://…). Prefer the environment variable when the URL carries a password
+    /// Connect through this HTTP proxy, a CONNECT tunnel (http://host:port, or
+    /// http://user:password@host:port; or socks5://…). Prefer the environment variable when
+    /// the URL carries a password
     #[arg(
         long,
         value_name = "URL",
