@@ -15,7 +15,6 @@ use tableau_auth_proto::{
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Limits};

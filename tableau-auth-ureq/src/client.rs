@@ -19,7 +19,6 @@ use tableau_auth_proto::{
 };
 use ureq::Agent;
 use ureq::unversioned::transport::DefaultConnector;
-
 use zeroize::Zeroizing;
 
 use crate::Error;

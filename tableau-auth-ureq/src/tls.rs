@@ -2,7 +2,6 @@
 //! none.
 
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, parse_pem};
-
 use zeroize::Zeroizing;
 
 use crate::Error;
