@@ -54,20 +54,18 @@ fn main() {
         for client in [&local, &shared] {
             load(client, &url, round).await;
         }
-        let (mut locals, mut shareds) = (Vec::new(), Vec::new());
-        let (mut calls, trips_before) = (0u64, store.round_trips());
-        for i in 0..rounds {
-            let (l, s) = if i % 2 == 0 {
-                let l = load(&local, &url, round).await;
-                (l, load(&shared, &url, round).await)
-            } else {
-                let s = load(&shared, &url, round).await;
-                (load(&local, &url, round).await, s)
-            };
-            calls += s.0;
-            locals.push(l.1);
-            shareds.push(s.1);
-        }
+        let trips_before = store.round_trips();
+        let (locals, shareds) = paired(
+            rounds,
+            || load(&local, &url, round),
+            || load(&shared, &url, round),
+        )
+        .await;
+        let calls: u64 = shareds.iter().map(|s| s.0).sum();
+        let (locals, shareds): (Vec<f64>, Vec<f64>) = (
+            locals.into_iter().map(|l| l.1).collect(),
+            shareds.into_iter().map(|s| s.1).collect(),
+        );
         let trips = store.round_trips() - trips_before;
         let ratios: Vec<f64> = locals.iter().zip(&shareds).map(|(l, s)| s / l).collect();
         let (lo, hi) = spread(&ratios);

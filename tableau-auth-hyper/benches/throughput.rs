@@ -59,20 +59,12 @@ fn main() {
             let tower = Side::Tower(layered.clone());
             run(&raw, &url, concurrency, warm_up).await;
             run(&tower, &url, concurrency, warm_up).await;
-            let (mut raws, mut towers) = (Vec::new(), Vec::new());
-            // Paired rounds, alternating which side goes first: the machine is shared, and a
-            // pair sees about the same background load.
-            for i in 0..rounds {
-                let (r, t) = if i % 2 == 0 {
-                    let r = run(&raw, &url, concurrency, round).await;
-                    (r, run(&tower, &url, concurrency, round).await)
-                } else {
-                    let t = run(&tower, &url, concurrency, round).await;
-                    (run(&raw, &url, concurrency, round).await, t)
-                };
-                raws.push(r);
-                towers.push(t);
-            }
+            let (raws, towers) = paired(
+                rounds,
+                || run(&raw, &url, concurrency, round),
+                || run(&tower, &url, concurrency, round),
+            )
+            .await;
             let ratios: Vec<f64> = raws
                 .iter()
                 .zip(&towers)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{FakeChild, child_mode, full_run, median, password, runtime, spread};
+use common::{FakeChild, child_mode, full_run, median, paired, password, runtime, spread};
 use tableau_auth_reqwest::reqwest::{self, Certificate};
 use tableau_auth_reqwest::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tableau_auth_reqwest::{Client, TableauAuthMiddleware, use_ring};
@@ -103,18 +103,12 @@ fn main() {
         for concurrency in [64, 512] {
             run(&fixed, &url, concurrency, warm_up).await;
             run(&layered, &url, concurrency, warm_up).await;
-            let (mut fixeds, mut middlewares) = (Vec::new(), Vec::new());
-            for i in 0..rounds {
-                let (f, m) = if i % 2 == 0 {
-                    let f = run(&fixed, &url, concurrency, round).await;
-                    (f, run(&layered, &url, concurrency, round).await)
-                } else {
-                    let m = run(&layered, &url, concurrency, round).await;
-                    (run(&fixed, &url, concurrency, round).await, m)
-                };
-                fixeds.push(f);
-                middlewares.push(m);
-            }
+            let (fixeds, middlewares) = paired(
+                rounds,
+                || run(&fixed, &url, concurrency, round),
+                || run(&layered, &url, concurrency, round),
+            )
+            .await;
             let ratios: Vec<f64> = fixeds.iter().zip(&middlewares).map(|(f, m)| m / f).collect();
             let (lo, hi) = spread(&ratios);
             println!(

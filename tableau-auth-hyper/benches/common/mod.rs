@@ -44,6 +44,30 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// `rounds` paired rounds of `a` and `b`, alternating which goes first, so that a pair sees
+/// about the same background load on a shared machine: each side's results, round by round.
+pub async fn paired<T, FA, FB>(
+    rounds: usize,
+    mut a: impl FnMut() -> FA,
+    mut b: impl FnMut() -> FB,
+) -> (Vec<T>, Vec<T>)
+where
+    FA: Future<Output = T>,
+    FB: Future<Output = T>,
+{
+    let (mut ours, mut theirs) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            ours.push(a().await);
+            theirs.push(b().await);
+        } else {
+            theirs.push(b().await);
+            ours.push(a().await);
+        }
+    }
+    (ours, theirs)
+}
+
 /// The smallest and the largest of paired rounds' ratios.
 pub fn spread(ratios: &[f64]) -> (f64, f64) {
     (
