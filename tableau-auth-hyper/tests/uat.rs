@@ -12,12 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use tableau_auth_hyper::RsaSigner;
 use tableau_auth_hyper::proto::UnifiedAccess;
-
-/// The private half of the sample UAT configuration's public key (a test key).
-const UAT_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
-);
+use tableau_auth_tests::support::UAT_KEY_FILE as UAT_KEY;
 
 /// The `jti` of the UAT in a sign-in body (XML or JSON).
 fn jti_of(body: &str) -> String {

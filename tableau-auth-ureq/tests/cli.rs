@@ -13,6 +13,7 @@ use tableau_auth_tests::fake::{
     FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, sample,
 };
 use tableau_auth_tests::sentinel;
+use tableau_auth_tests::support::UAT_KEY_FILE as UAT_KEY;
 use tableau_auth_ureq::proto::secret::ExposeSecret as _;
 use tableau_auth_ureq::proto::{ConnectedApp, MintInputs};
 
@@ -1810,12 +1811,6 @@ fn the_connected_app_secret_comes_from_tableau_secret_value() {
     let run = app().args(["sign-in"]).run().fails(2);
     assert!(run.stderr.contains("TABLEAU_SECRET_VALUE"), "{run:?}");
 }
-
-/// The UAT test key (it protects nothing).
-const UAT_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
-);
 
 #[test]
 fn a_uat_is_minted_from_the_key_file_and_gated_at_api_3_27() {

@@ -5,13 +5,9 @@
 use std::process::Command;
 
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, sample};
+use tableau_auth_tests::support::UAT_KEY_FILE as UAT_KEY;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tableau-auth");
-/// The private half of the sample UAT configuration's public key (a test key).
-const UAT_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
-);
 
 #[test]
 fn token_signs_in_to_tableau_cloud_with_a_uat_and_never_shows_the_key() {

@@ -10,14 +10,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
+use tableau_auth_tests::support::UAT_KEY_FILE as UAT_KEY;
 use tableau_auth_ureq::RsaSigner;
 use tableau_auth_ureq::proto::UnifiedAccess;
-
-/// The private half of the sample UAT configuration's public key (a test key).
-const UAT_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
-);
 
 fn uat_sign_in() -> SignIn {
     let signer = RsaSigner::from_pem_file(sample::UAT_KEY_ID, UAT_KEY).expect("the test key");

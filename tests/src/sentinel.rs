@@ -75,11 +75,8 @@ pub const STATIC: [(&str, &str); 13] = [
     ("stale token", STALE_TOKEN),
 ];
 
-/// The private key of [`cloud_config`]'s UAT configuration (RSA 2048, PKCS#8; a test key).
-pub const UAT_KEY_FILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
-);
+/// The private key of [`cloud_config`]'s UAT configuration.
+pub use crate::support::UAT_KEY_FILE;
 /// A private key no configuration knows (its UATs are refused: bad signature).
 pub const OTHER_UAT_KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

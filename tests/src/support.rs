@@ -432,3 +432,10 @@ impl ClientPki {
         }
     }
 }
+
+/// The private half of the sample Tableau Cloud's UAT public key (RSA 2048, PKCS#8; a test key
+/// that protects nothing), for `RsaSigner::from_pem_file` and the CLI's `--uat-key-file`.
+pub const UAT_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tableau-auth-rsa/tests/fixtures/uat-test-key.pem"
+);
