@@ -16,7 +16,7 @@
 mod common;
 
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use tableau_auth_hyper::bytes::Bytes;
@@ -30,11 +30,7 @@ fn main() {
     if child_mode() {
         return;
     }
-    let (warm_up, round, rounds) = if full_run() {
-        (Duration::from_secs(2), Duration::from_millis(800), 15)
-    } else {
-        (Duration::from_millis(100), Duration::from_millis(200), 1)
-    };
+    let (warm_up, round, rounds) = load_rounds();
     let fake = FakeChild::start();
     runtime().block_on(async {
         let client = builder(&fake)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{FakeChild, child_mode, full_run, median, paired, password, runtime, spread};
+use common::{FakeChild, child_mode, load_rounds, median, paired, password, runtime, spread};
 use tableau_auth_reqwest::reqwest::{self, Certificate};
 use tableau_auth_reqwest::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tableau_auth_reqwest::{Client, TableauAuthMiddleware, use_ring};
@@ -70,11 +70,7 @@ fn main() {
     if child_mode() {
         return;
     }
-    let (warm_up, round, rounds) = if full_run() {
-        (Duration::from_secs(2), Duration::from_millis(800), 15)
-    } else {
-        (Duration::from_millis(100), Duration::from_millis(200), 1)
-    };
+    let (warm_up, round, rounds) = load_rounds();
     let fake = FakeChild::start();
     use_ring();
     runtime().block_on(async {

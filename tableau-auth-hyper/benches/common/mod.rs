@@ -36,6 +36,16 @@ pub fn full_run() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
+/// The load benches' warm-up, round length and number of paired rounds: 2 s, 0.8 s and 15
+/// under `--bench`, a short smoke run otherwise.
+pub fn load_rounds() -> (Duration, Duration, usize) {
+    if full_run() {
+        (Duration::from_secs(2), Duration::from_millis(800), 15)
+    } else {
+        (Duration::from_millis(100), Duration::from_millis(200), 1)
+    }
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
