@@ -18,7 +18,8 @@
 //! Behaviour follows the repository's `docs/protocol.md`: sign-in (password, PAT, connected-app
 //! JWT, impersonation; at any URL version, gated by the server's version; in Tableau Cloud mode,
 //! [`FakeConfig::cloud`], unified access tokens verified against [`UatConfig`]s), sign-out, switch
-//! site, serverinfo, sessions/current, Query Sites, workbooks, users (list and Query User), all
+//! site, serverinfo, sessions/current, Revoke Administrator Personal Access Tokens, Query Sites,
+//! workbooks, users (list and Query User), all
 //! lists paged, trusted tickets (redeemed by a 302 to the view, whose page lives behind the
 //! `workgroup_session_id` cookie), session idle/absolute expiry on a controllable clock, one
 //! live session per PAT, XML or JSON bodies, the documented error codes. The sample world

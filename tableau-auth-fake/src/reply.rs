@@ -114,6 +114,28 @@ impl ApiError {
         )
     }
 
+    /// 403 403004: the caller of a server-administrator method is not one (Revoke
+    /// Administrator Personal Access Tokens; the detail is the fake's own wording).
+    pub(crate) fn not_server_admin() -> Self {
+        Self::new(
+            403,
+            "403004",
+            "Forbidden",
+            "Only server administrators may revoke the personal access tokens of server \
+             administrators.",
+        )
+    }
+
+    /// 404 404000: a Tableau Server method asked of Tableau Cloud (the fake's own wording).
+    pub(crate) fn not_on_cloud(resource: &str) -> Self {
+        Self::new(
+            404,
+            "404000",
+            "Resource Not Found",
+            format!("'{resource}' is not available on Tableau Cloud."),
+        )
+    }
+
     /// 403 403133: a non-administrator asked for another user.
     pub(crate) fn user_query_forbidden(user: &str) -> Self {
         Self::new(

@@ -58,6 +58,8 @@ pub(crate) mod since {
     pub(crate) const PAT: ApiVersion = ApiVersion::new(3, 6);
     /// Impersonation with a PAT.
     pub(crate) const PAT_IMPERSONATION: ApiVersion = ApiVersion::new(3, 11);
+    /// `DELETE auth/serverAdminAccessTokens` (Revoke Administrator Personal Access Tokens).
+    pub(crate) const REVOKE_ADMIN_PATS: ApiVersion = ApiVersion::new(3, 11);
     /// Connected-app JWT sign-in (Cloud June 2022 = 3.16; Server 2022.3 = 3.17).
     pub(crate) const JWT: ApiVersion = ApiVersion::new(3, 16);
     /// Unified access tokens (`isUat`; Tableau Cloud, December 2025).

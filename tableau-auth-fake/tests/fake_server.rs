@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tableau_auth_fake::{
     ControlError, FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, PastLastPage,
-    ServerCert, ViewWithoutSession, sample, sign_hs256,
+    PatConfig, ServerCert, UserConfig, ViewWithoutSession, sample, sign_hs256,
 };
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -2258,5 +2258,301 @@ fn sample_config_lists_workbooks_and_old_configs_still_load() {
     assert_eq!(
         config.view_without_session,
         ViewWithoutSession::RedirectToSignin
+    );
+}
+
+// -------------------------------------------------------------------------------------------
+// Revoke Administrator Personal Access Tokens (`DELETE auth/serverAdminAccessTokens`)
+
+/// `DELETE` with `headers`, no body.
+async fn delete(client: &Client, url: &str, headers: &[(&str, &str)]) -> Resp {
+    client
+        .call("DELETE", url, headers, b"")
+        .await
+        .expect("DELETE")
+}
+
+/// Whether the PAT `name` of the sample signs in (200), or its error code.
+async fn pat_signs_in(server: &FakeServer, client: &Client, name: &str, secret: &str) -> String {
+    let r = client
+        .post(&api(server, "auth/signin"), &[], &pat_xml(name, secret, ""))
+        .await;
+    if r.status == 200 {
+        "200".to_owned()
+    } else {
+        r.code()
+    }
+}
+
+#[tokio::test]
+async fn revoke_server_admin_pats_revokes_the_admins_pats_only() {
+    let (server, client) = start(FakeOptions::plain()).await;
+    let url = api(&server, "auth/serverAdminAccessTokens");
+    // A session opened with the admin's PAT before the revocation.
+    let (pat_token, _, _) = sign_in(
+        &server,
+        &client,
+        &pat_xml(sample::ADMIN_PAT_NAME, sample::ADMIN_PAT_SECRET, ""),
+    )
+    .await;
+    let (admin_token, _, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+    )
+    .await;
+
+    let r = delete(&client, &url, &[("x-tableau-auth", &admin_token)]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.body.is_empty(), "{}", r.body);
+    // The admin's PAT no longer signs in; jsmith's still does.
+    assert_eq!(
+        pat_signs_in(
+            &server,
+            &client,
+            sample::ADMIN_PAT_NAME,
+            sample::ADMIN_PAT_SECRET
+        )
+        .await,
+        "401001"
+    );
+    assert_eq!(
+        pat_signs_in(
+            &server,
+            &client,
+            sample::USER_PAT_NAME,
+            sample::USER_PAT_SECRET
+        )
+        .await,
+        "200"
+    );
+    let config = server.control().config();
+    let revoked: Vec<(&str, bool)> = config
+        .pats
+        .iter()
+        .map(|p| (p.name.as_str(), p.revoked))
+        .collect();
+    assert_eq!(
+        revoked,
+        [
+            (sample::ADMIN_PAT_NAME, true),
+            (sample::USER_PAT_NAME, false),
+            (sample::REVOKED_PAT_NAME, true),
+            (sample::EXPIRED_PAT_NAME, false),
+        ]
+    );
+    // The caller's session and the one the PAT opened before live on.
+    for token in [&admin_token, &pat_token] {
+        let r = client
+            .get(
+                &api(&server, "sessions/current"),
+                &[("x-tableau-auth", token)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Again: nothing left to revoke, still 204 (JSON asked: no body either).
+    let r = delete(
+        &client,
+        &url,
+        &[
+            ("x-tableau-auth", &admin_token),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+
+    // Every PAT of every server administrator of a world of one's own (the owner is the one
+    // who created it), and no one else's.
+    let config = FakeConfig::builder()
+        .user(
+            UserConfig::builder("root", "0b6b4f0e-1c8d-4a57-9f1e-5f2f7a3c9d10")
+                .password("root-pw")
+                .server_admin(true)
+                .build(),
+        )
+        .user(
+            UserConfig::builder("ops", "2c7d5e1f-3a9b-4c6d-8e0f-1a2b3c4d5e6f")
+                .password("ops-pw")
+                .server_admin(true)
+                .build(),
+        )
+        .user(
+            UserConfig::builder("ana", "3d8e6f20-4b0c-4d7e-9f10-2b3c4d5e6f70")
+                .password("ana-pw")
+                .site_role("", "SiteAdministratorCreator")
+                .build(),
+        )
+        .pat(PatConfig::builder("root-1", "cm9vdDE=:cm9vdDE=", "root").build())
+        .pat(PatConfig::builder("root-2", "cm9vdDI=:cm9vdDI=", "root").build())
+        .pat(PatConfig::builder("ops-1", "b3BzMQ==:b3BzMQ==", "ops").build())
+        .pat(PatConfig::builder("ana-1", "YW5hMQ==:YW5hMQ==", "ana").build())
+        .build();
+    let own = FakeServer::start(config, FakeOptions::plain())
+        .await
+        .expect("start fake");
+    let own_client = Client::new(&own);
+    // A site administrator is not a server administrator: 403004, nothing revoked.
+    let (ana, _, _) = sign_in(&own, &own_client, &pw_xml("ana", "ana-pw", "")).await;
+    let own_url = api(&own, "auth/serverAdminAccessTokens");
+    let r = delete(&own_client, &own_url, &[("x-tableau-auth", &ana)]).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "403004"), "{}", r.body);
+    assert!(own.control().config().pats.iter().all(|p| !p.revoked));
+    // The other server administrator's PAT session revokes them all, its own included.
+    let (ops, _, _) = sign_in(
+        &own,
+        &own_client,
+        &pat_xml("ops-1", "b3BzMQ==:b3BzMQ==", ""),
+    )
+    .await;
+    let r = delete(&own_client, &own_url, &[("x-tableau-auth", &ops)]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    for (name, secret, expected) in [
+        ("root-1", "cm9vdDE=:cm9vdDE=", "401001"),
+        ("root-2", "cm9vdDI=:cm9vdDI=", "401001"),
+        ("ops-1", "b3BzMQ==:b3BzMQ==", "401001"),
+        ("ana-1", "YW5hMQ==:YW5hMQ==", "200"),
+    ] {
+        assert_eq!(
+            pat_signs_in(&own, &own_client, name, secret).await,
+            expected,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoke_server_admin_pats_refusals_as_tableau_answers() {
+    let (server, client) = start(FakeOptions::plain()).await;
+    let url = api(&server, "auth/serverAdminAccessTokens");
+    let (user_token, _, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::USER_NAME, sample::USER_PASSWORD, ""),
+    )
+    .await;
+    let (admin_token, _, _) = sign_in(
+        &server,
+        &client,
+        &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+    )
+    .await;
+    let untouched = || async {
+        assert!(
+            server
+                .control()
+                .config()
+                .pats
+                .iter()
+                .any(|p| p.name == sample::ADMIN_PAT_NAME && !p.revoked),
+            "the admin's PAT was revoked"
+        );
+    };
+
+    // No token, a dead one: the 401s of every other endpoint.
+    let r = delete(&client, &url, &[]).await;
+    assert_eq!((r.status, r.code().as_str()), (401, "401000"));
+    let r = delete(&client, &url, &[("x-tableau-auth", "not-a-live-token")]).await;
+    assert_eq!((r.status, r.code().as_str()), (401, "401002"));
+    // Not a server administrator: 403004, in XML and in JSON.
+    let r = delete(&client, &url, &[("x-tableau-auth", &user_token)]).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "403004"), "{}", r.body);
+    assert!(r.body.contains("<error code=\"403004\">"), "{}", r.body);
+    let r = delete(
+        &client,
+        &url,
+        &[
+            ("x-tableau-auth", &user_token),
+            ("accept", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], "403004", "{}", r.body);
+    // An administrator impersonating jsmith is jsmith.
+    let (as_jsmith, _, _) = sign_in(
+        &server,
+        &client,
+        &with_user(
+            &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+            sample::USER_ID,
+        ),
+    )
+    .await;
+    let r = delete(&client, &url, &[("x-tableau-auth", &as_jsmith)]).await;
+    assert_eq!(r.code(), "403004");
+    // A connected-app session, even the admin's: no scope covers the method (choice 15).
+    let now = server.control().now_unix();
+    let jwt = mint(now, |_, claims| claims["sub"] = json!(sample::ADMIN_NAME));
+    let (jwt_token, _, _) = sign_in(&server, &client, &jwt_xml(&jwt, "")).await;
+    let r = delete(&client, &url, &[("x-tableau-auth", &jwt_token)]).await;
+    assert_eq!((r.status, r.code().as_str()), (401, "401002"));
+    // The wrong method: 405000, naming DELETE.
+    for method in ["GET", "POST", "PUT"] {
+        let r = client
+            .call(method, &url, &[("x-tableau-auth", &admin_token)], b"")
+            .await
+            .expect("call");
+        assert_eq!((r.status, r.code().as_str()), (405, "405000"), "{method}");
+        assert_eq!(r.header("allow"), Some("DELETE"));
+    }
+    untouched().await;
+
+    // Below 3.11 the method does not exist: the answer for an unknown resource. From 3.11 on
+    // it does.
+    let at = |v: &str| format!("{}/api/{v}/auth/serverAdminAccessTokens", server.base_url());
+    let r = delete(&client, &at("3.10"), &[("x-tableau-auth", &admin_token)]).await;
+    assert_eq!((r.status, r.code().as_str()), (404, "404003"), "{}", r.body);
+    untouched().await;
+    // TSC's POST auth/revokeAllServerAdminTokens is no Tableau endpoint: unknown at any version.
+    for v in ["3.10", "3.25"] {
+        let tsc = format!(
+            "{}/api/{v}/auth/revokeAllServerAdminTokens",
+            server.base_url()
+        );
+        let r = client
+            .post(&tsc, &[("x-tableau-auth", &admin_token)], "")
+            .await;
+        assert_eq!((r.status, r.code().as_str()), (404, "404003"), "{v}");
+    }
+    untouched().await;
+    let r = delete(&client, &at("3.11"), &[("x-tableau-auth", &admin_token)]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        pat_signs_in(
+            &server,
+            &client,
+            sample::ADMIN_PAT_NAME,
+            sample::ADMIN_PAT_SECRET
+        )
+        .await,
+        "401001"
+    );
+
+    // Tableau Cloud has no such method: 404000, and nothing is revoked.
+    let cloud = FakeServer::start(FakeConfig::sample_cloud(), FakeOptions::plain())
+        .await
+        .expect("start cloud fake");
+    let cloud_client = Client::new(&cloud);
+    let (token, _, _) = sign_in(
+        &cloud,
+        &cloud_client,
+        &pw_xml(sample::ADMIN_NAME, sample::ADMIN_PASSWORD, ""),
+    )
+    .await;
+    let r = delete(
+        &cloud_client,
+        &format!("{}/api/3.27/auth/serverAdminAccessTokens", cloud.base_url()),
+        &[("x-tableau-auth", &token)],
+    )
+    .await;
+    assert_eq!((r.status, r.code().as_str()), (404, "404000"), "{}", r.body);
+    assert!(
+        cloud
+            .control()
+            .config()
+            .pats
+            .iter()
+            .any(|p| p.name == sample::ADMIN_PAT_NAME && !p.revoked)
     );
 }

@@ -407,7 +407,6 @@ impl Client {
         }
     }
 
-    #[cfg(any(test, feature = "tower"))]
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -586,6 +585,23 @@ impl Client {
     pub async fn trusted_ticket(&self, request: TicketRequest) -> Result<TrustedTicket, Error> {
         match self.intent(Intent::TrustedTicket(request)).await? {
             Event::TicketIssued(ticket) => Ok(ticket),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Revokes every personal access token created by a server administrator (`DELETE
+    /// auth/serverAdminAccessTokens`, API 3.11+, Tableau Server only; TSC's
+    /// `revoke_all_server_admin_tokens`). The caller must be a server administrator: otherwise
+    /// [`Error::Tableau`] with Tableau's `403004` ([`Error::code`]). Below API 3.11, or on
+    /// Tableau Cloud, it is refused before anything is sent. The session itself stays signed
+    /// in.
+    ///
+    /// Kept alive as [`Client::current_session`] is: it signs in first when there is no
+    /// session and the builder has credentials, and on `401002` signs in again once —
+    /// single-flight — and asks once more.
+    pub async fn revoke_server_admin_tokens(&self) -> Result<(), Error> {
+        match self.intent(Intent::RevokeServerAdminTokens).await? {
+            Event::ServerAdminTokensRevoked => Ok(()),
             other => Err(unexpected(&other)),
         }
     }

@@ -176,6 +176,9 @@
 //!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`];
 //!   [`Client::hyper_client`] ([`HyperClient`]) for your own requests over the same pool;
 //!   [`ClientBuilder::proxy`] ([`ProxyConnector`]) for an HTTP proxy.
+//! * [`Client::with_sign_in`] and [`Client::sign_in_guard`] ([`SignOutGuard`]): a scoped
+//!   sign-in, TSC's `with server.auth.sign_in(auth):` — signed out, awaited, when the scope
+//!   ends; a scope ends only the session its own sign-in began.
 //! * [`SessionEvent`], [`RenewReason`], [`Ended`], [`EventCallback`]: what happened to the
 //!   session, in the core's vocabulary, for logs and counters (also emitted through `tracing`).
 //! * [`drive`]: runs one exchange of a [`proto::Session`] over *your* async transport;
@@ -225,6 +228,7 @@
 mod client;
 mod error;
 mod event;
+mod guard;
 #[cfg(feature = "tower")]
 mod layer;
 pub mod relay;
@@ -235,6 +239,7 @@ mod transport;
 pub use client::{Client, ClientBuilder, RenewalTask};
 pub use error::{DriveError, Error};
 pub use event::{Ended, EventCallback, RenewReason, SessionEvent};
+pub use guard::SignOutGuard;
 #[cfg(feature = "tower")]
 pub use layer::{ResponseBody, ResponseFuture, TableauAuth, TableauAuthLayer};
 /// The lock-free view of the shared session, published by the core's policy.

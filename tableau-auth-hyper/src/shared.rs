@@ -339,7 +339,23 @@ impl Shared {
         own: &mut O,
         first: Option<(Grant, O::Reply)>,
     ) -> Result<Finished<O::Reply>, O::Error> {
-        let id = self.with_policy(|p| p.begin(call));
+        let id = self.begin(call);
+        self.run_begun(id, own, first).await
+    }
+
+    /// Starts a call in the policy; [`Shared::run_begun`] runs it. Await that at once: a call
+    /// begun and never run is never cancelled.
+    pub(crate) fn begin(&self, call: Call) -> CallId {
+        self.with_policy(|p| p.begin(call))
+    }
+
+    /// [`Shared::run`] for a call already begun (its id names a scope: [`Call::EndScope`]).
+    pub(crate) async fn run_begun<O: Relay>(
+        &self,
+        id: CallId,
+        own: &mut O,
+        first: Option<(Grant, O::Reply)>,
+    ) -> Result<Finished<O::Reply>, O::Error> {
         let mut guard = Cancel {
             shared: self,
             id: Some(id),

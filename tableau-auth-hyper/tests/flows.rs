@@ -1,7 +1,8 @@
 //! Every flow and credential kind, XML and JSON, over loopback TLS against the fake: sign-in,
 //! authorized calls, sign-out, server info, switch site, trusted tickets, signing out a foreign
 //! token, lazy sign-in from the builder, clones sharing one session, `drive` over a custom
-//! transport, and that no secret shows in events, `Debug` or errors.
+//! transport, revoking the server administrators' PATs, and that no secret shows in events,
+//! `Debug` or errors.
 
 mod common;
 
@@ -460,4 +461,142 @@ async fn query_parameters_are_percent_encoded_and_reach_the_server() {
     // Without a session there is no site to put in the URL.
     client.sign_out().await.expect("sign out");
     assert!(client.site_url_with("workbooks", [("a", "b")]).is_err());
+}
+
+// ----- revoking the server administrators' personal access tokens ---------------------------
+
+const REVOKE: &str = "/api/3.25/auth/serverAdminAccessTokens";
+
+/// The sample's server administrator, by `kind`, on the Default site.
+fn admin(fake: &FakeServer, kind: Kind) -> SignIn {
+    SignIn::new(credentials(fake, kind, true), "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_server_admin_tokens_signs_in_lazily_and_recovers_a_dropped_session() {
+    let fake = start().await;
+    let client = builder(&fake)
+        .format(Format::Json)
+        .sign_in(admin(&fake, Kind::Password))
+        .build()
+        .expect("client");
+    // No session yet: the builder's credentials sign in first, then the DELETE.
+    client
+        .revoke_server_admin_tokens()
+        .await
+        .expect("the admin revokes");
+    let log = fake.request_log();
+    assert_eq!(sign_ins(&log), 1);
+    let last = log.last().expect("the DELETE");
+    assert_eq!(
+        describe(std::slice::from_ref(last)),
+        [format!("DELETE {REVOKE} 204")]
+    );
+    assert_eq!(last.token(), Some(token_of(&client).as_str()));
+    assert_eq!(last.header("accept"), Some("application/json"));
+    assert!(last.body_str().is_empty());
+    assert_eq!(client.generation(), 1, "the session is unchanged");
+
+    // The admin's PAT is refused from now on, typed with Tableau's 401001.
+    let other = client_for(&fake);
+    let err = other
+        .sign_in(admin(&fake, Kind::Pat))
+        .await
+        .expect_err("the admin's PAT is revoked");
+    assert_eq!(err.code(), Some("401001"), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains(sample::ADMIN_PAT_SECRET));
+    other
+        .sign_in(pat())
+        .await
+        .expect("jsmith's PAT still works");
+
+    // The server drops the admin's session: one sign-in, one retry, then 204.
+    let first = token_of(&client);
+    fake.control().drop_sessions(Some(sample::ADMIN_NAME));
+    let before = fake.request_log().len();
+    client
+        .revoke_server_admin_tokens()
+        .await
+        .expect("signed in again, then revoked");
+    let after = log_from(&fake, before);
+    assert_eq!(
+        describe(&after),
+        [
+            format!("DELETE {REVOKE} 401"),
+            "POST /api/3.25/auth/signin 200".to_owned(),
+            format!("DELETE {REVOKE} 204"),
+        ]
+    );
+    assert_eq!(after[0].token(), Some(first.as_str()));
+    assert_eq!(after[2].token(), Some(token_of(&client).as_str()));
+    assert_ne!(token_of(&client), first);
+    assert_eq!(client.generation(), 2);
+    assert_eq!(
+        client.sign_out().await.expect("sign-out"),
+        SignOut::Confirmed
+    );
+}
+
+fn client_for(fake: &FakeServer) -> Client {
+    client(fake, Format::Xml)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_server_admin_tokens_is_403004_for_a_non_admin_and_gated_below_3_11() {
+    let fake = start().await;
+    let client = client(&fake, Format::Xml);
+    client.sign_in(password()).await.expect("jsmith signs in");
+    let token = token_of(&client);
+    let err = client
+        .revoke_server_admin_tokens()
+        .await
+        .expect_err("jsmith is no server administrator");
+    assert!(
+        matches!(&err, Error::Tableau(proto::Error::Api(api)) if api.code == "403004"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some("403004"));
+    assert!(!format!("{err} {err:?}").contains(&token));
+    let log = fake.request_log();
+    assert_eq!(sign_ins(&log), 1, "a 403 is no reason to sign in again");
+    assert_eq!(
+        describe(&log[log.len() - 1..]),
+        [format!("DELETE {REVOKE} 403")]
+    );
+    assert_eq!((token_of(&client), client.generation()), (token, 1));
+    assert!(
+        fake.control()
+            .config()
+            .pats
+            .iter()
+            .any(|p| p.name == sample::ADMIN_PAT_NAME && !p.revoked)
+    );
+
+    // A server at 3.10: refused before anything is sent.
+    let mut config = FakeConfig::sample();
+    config.rest_api_version = "3.10".into();
+    let old = start_with(config).await;
+    let client = client_for(&old);
+    client
+        .sign_in(admin(&old, Kind::Password))
+        .await
+        .expect("the admin signs in at 3.10");
+    let before = old.request_log().len();
+    let err = client
+        .revoke_server_admin_tokens()
+        .await
+        .expect_err("gated below 3.11");
+    assert!(
+        matches!(
+            &err,
+            Error::Tableau(proto::Error::Unsupported {
+                feature: proto::Feature::RevokeServerAdminTokens,
+                required,
+                actual,
+            }) if *required == v("3.11") && *actual == v("3.10")
+        ),
+        "{err:?}"
+    );
+    assert_eq!(old.request_log().len(), before, "nothing sent");
+    assert!(client.is_signed_in());
 }

@@ -24,6 +24,10 @@ pub enum Event {
     TicketIssued(TrustedTicket),
     /// Who and where the session is, from `GET sessions/current`.
     CurrentSession(CurrentSession),
+    /// The server revoked every personal access token created by a server administrator
+    /// (`DELETE auth/serverAdminAccessTokens` answered 2xx, usually 204). The session is
+    /// unchanged.
+    ServerAdminTokensRevoked,
 }
 
 /// A new session.
@@ -58,6 +62,10 @@ pub enum SignOut {
     /// The session is a fleet's ([`crate::FleetConfig`]): it was left signed in for the other
     /// processes and forgotten here; nothing was sent. [`crate::Call::Retire`] ends it for all.
     LeftToFleet,
+    /// The sign-out was for a scope's session ([`crate::Call::EndScope`]: a guard, a `with`
+    /// block), but the client has signed in anew since: that newer session was left signed in,
+    /// and nothing was sent.
+    Replaced,
 }
 
 /// The server's versions, from `serverinfo` (or the legacy `/auth?format=xml` probe).

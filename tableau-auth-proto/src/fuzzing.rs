@@ -216,9 +216,10 @@ pub fn drive_session(t0: Instant, data: &[u8]) {
                 let _ = session.start(Intent::SwitchSite(SiteContentUrl::new("Marketing")), now);
             }
             3 => {
-                let intent = match input.byte().unwrap_or(0) % 3 {
+                let intent = match input.byte().unwrap_or(0) % 4 {
                     0 => Intent::ServerInfo,
                     1 => Intent::CurrentSession,
+                    2 => Intent::RevokeServerAdminTokens,
                     _ => Intent::TrustedTicket(TicketRequest::new("jsmith").target_site("Sales")),
                 };
                 let _ = session.start(intent, now);
@@ -324,9 +325,21 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
             2 => Call::Ready,
             3 => Call::Renew,
             4 => Call::Maintain,
+            5 if input.byte().unwrap_or(0) & 1 == 1 => {
+                Call::Intent(Intent::RevokeServerAdminTokens)
+            }
             5 => Call::Intent(Intent::CurrentSession),
             6 if shared => Call::Retire,
             6 => Call::Intent(Intent::SignOut),
+            // A scope: an explicit sign-in, and its end racing it and the other calls.
+            _ if flags & 8 == 8 => {
+                let scope = policy.begin(Call::Intent(Intent::SignIn(SignIn::new(
+                    Credentials::personal_access_token("n", "pat-secret"),
+                    "",
+                ))));
+                calls.push(scope);
+                Call::EndScope(scope)
+            }
             _ => Call::Intent(Intent::SwitchSite(SiteContentUrl::new("Sales"))),
         };
         calls.push(policy.begin(call));

@@ -34,6 +34,13 @@ pub enum Intent {
     /// answer leaves the session as it was and is an error whose
     /// [`crate::Error::is_reauth_needed`] is true: sign in again (once) and retry.
     CurrentSession,
+    /// Revoke every personal access token created by a server administrator
+    /// (`DELETE auth/serverAdminAccessTokens`, API 3.11+, Tableau Server only; the caller must be
+    /// a server administrator). Needs a session, which it leaves as it was whatever the answer:
+    /// a 2xx is [`crate::Event::ServerAdminTokensRevoked`], anything else an error with
+    /// Tableau's code (`403004`: not a server administrator). A `401` is an error whose
+    /// [`crate::Error::is_reauth_needed`] is true, as for [`Intent::CurrentSession`].
+    RevokeServerAdminTokens,
 }
 
 /// The contentUrl of a site (its "Site ID", as in `/#/site/Finance/`); `""` is the Default site

@@ -172,6 +172,7 @@
 //!    └────────────────────────────────────────────────────────────────────────────────┘    │
 //!                 SwitchSite: 200 → SiteSwitched (new token), 403070 → SiteUnchanged ◄─────┘
 //!                 CurrentSession: 200 → CurrentSession (state unchanged; a 401 is an Err)
+//!                 RevokeServerAdminTokens: 2xx → ServerAdminTokensRevoked (state unchanged)
 //! ```
 //!
 //! (The redirect rules are in the repository's `docs/protocol.md`, "Redirects".)

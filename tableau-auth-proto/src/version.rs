@@ -100,6 +100,9 @@ pub enum Feature {
     /// `GET sessions/current` (API 3.1, per PSTableauREST: believed, not seen in Tableau's own
     /// documentation).
     CurrentSession,
+    /// `DELETE auth/serverAdminAccessTokens`: revoking the server administrators' personal
+    /// access tokens (API 3.11, Tableau Server only).
+    RevokeServerAdminTokens,
 }
 
 impl Feature {
@@ -117,6 +120,8 @@ impl Feature {
             Self::TrustedTicket => ApiVersion::new(0, 0),
             // Believed (docs/protocol.md, "Version gates"): PSTableauREST gates it at 3.1, as the fake server does.
             Self::CurrentSession => ApiVersion::new(3, 1),
+            // Documented at 3.11 (TSC gates its own, undocumented variant at 3.10).
+            Self::RevokeServerAdminTokens => ApiVersion::new(3, 11),
         }
     }
 }
@@ -133,6 +138,9 @@ impl fmt::Display for Feature {
             Self::UnifiedAccessToken => "sign-in with a unified access token (isUat)",
             Self::TrustedTicket => "trusted tickets",
             Self::CurrentSession => "reading the current session (sessions/current)",
+            Self::RevokeServerAdminTokens => {
+                "revoking the server administrators' personal access tokens"
+            }
         })
     }
 }

@@ -535,12 +535,28 @@ impl Client {
     }
 
     /// Signs in and returns a guard that signs out when dropped (like TSC's `with` block).
+    /// The guard ends only the session its sign-in began (renewed or re-signed-in since, it
+    /// is still that one): after a new [`Client::sign_in`] through it, that newer session is
+    /// kept ([`SignOut::Replaced`]).
     pub fn sign_in_guard(&mut self, sign_in: SignIn) -> Result<SignOutGuard<'_>, Error> {
-        self.sign_in(sign_in)?;
-        Ok(SignOutGuard {
-            client: self,
-            armed: true,
-        })
+        let scope = self.policy.begin(Call::Intent(Intent::SignIn(sign_in)));
+        match self.event_of(scope)? {
+            Event::SignedIn(_) => Ok(SignOutGuard {
+                client: self,
+                scope,
+                armed: true,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Ends the scope begun by the sign-in call `scope` ([`Call::EndScope`]).
+    fn end_scope(&mut self, scope: CallId) -> Result<SignOut, Error> {
+        let id = self.policy.begin(Call::EndScope(scope));
+        match self.event_of(id)? {
+            Event::SignedOut(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Signs out, and forgets the kept sign-in. A session the server already dropped is
@@ -616,6 +632,19 @@ impl Client {
         }
     }
 
+    /// Revokes every personal access token created by a server administrator (`DELETE
+    /// auth/serverAdminAccessTokens`, API 3.11+, Tableau Server only; TSC's
+    /// `revoke_all_server_admin_tokens`). The caller must be a server administrator: otherwise
+    /// [`Error::Tableau`] with Tableau's `403004` ([`Error::code`]). Below API 3.11, or on
+    /// Tableau Cloud, it is refused before anything is sent. The session itself stays signed
+    /// in. Kept alive as [`Client::send`] keeps its calls (a `401002` signs in again once).
+    pub fn revoke_server_admin_tokens(&mut self) -> Result<(), Error> {
+        match self.intent(Intent::RevokeServerAdminTokens)? {
+            Event::ServerAdminTokensRevoked => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Sends the caller's own REST request with `X-Tableau-Auth` (only to the session's own
     /// server). The core's policy keeps it alive: it signs in first when there is no session
     /// yet (with the kept sign-in) or it is about to end; on `401002` it signs in again once
@@ -648,7 +677,13 @@ impl Client {
 
     /// Runs one intent through the policy.
     fn intent(&mut self, intent: Intent) -> Result<Event, Error> {
-        match self.run(Call::Intent(intent), None)? {
+        let id = self.policy.begin(Call::Intent(intent));
+        self.event_of(id)
+    }
+
+    /// Runs a call without a request of the caller's, begun as `id`, to its event.
+    fn event_of(&mut self, id: CallId) -> Result<Event, Error> {
+        match self.run_begun(id, None)? {
             Finished::Event(event) => Ok(event),
             Finished::Reply(_) => Err(internal("an answer to a request the caller never made")),
         }
@@ -657,6 +692,11 @@ impl Client {
     /// Drives one call of the policy to its end: the only loop of the client.
     fn run(&mut self, call: Call, own: Option<&Request<Vec<u8>>>) -> Result<Finished, Error> {
         let id = self.policy.begin(call);
+        self.run_begun(id, own)
+    }
+
+    /// [`Client::run`] for a call already begun (its id names a scope: [`Call::EndScope`]).
+    fn run_begun(&mut self, id: CallId, own: Option<&Request<Vec<u8>>>) -> Result<Finished, Error> {
         let result = self.drive(id, own);
         // Forgets the call, whatever happened: a no-op once it is done; aborts an exchange it
         // left running; ends a call that was answered on the fast path. A fleet's lock it may
@@ -823,14 +863,16 @@ fn internal(what: &str) -> Error {
 #[derive(Debug)]
 pub struct SignOutGuard<'a> {
     client: &'a mut Client,
+    scope: CallId,
     armed: bool,
 }
 
 impl SignOutGuard<'_> {
-    /// Signs out now and reports how.
+    /// Signs out now and reports how ([`SignOut::Replaced`]: the client signed in anew through
+    /// the guard since, and that session is kept).
     pub fn sign_out(mut self) -> Result<SignOut, Error> {
         self.armed = false;
-        self.client.sign_out()
+        self.client.end_scope(self.scope)
     }
 
     /// Keeps the session open (the guard will not sign out).
@@ -856,7 +898,7 @@ impl Drop for SignOutGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
             // The caller may be unwinding or returning its own error: never mask it.
-            let _ = self.client.sign_out();
+            let _ = self.client.end_scope(self.scope);
         }
     }
 }

@@ -1865,3 +1865,102 @@ fn a_uat_is_minted_from_the_key_file_and_gated_at_api_3_27() {
     assert!(run.stderr.contains("uat"), "{run:?}");
     assert!(!run.stderr.contains(&secret_line) && !run.stdout.contains(&secret_line));
 }
+
+#[test]
+fn revoke_admin_tokens_signs_in_revokes_and_signs_out() {
+    let fake = fake();
+    let revoke_path = "/auth/serverAdminAccessTokens";
+    let admin_pat_revoked = |fake: &FakeServer| {
+        fake.control()
+            .config()
+            .pats
+            .iter()
+            .any(|p| p.name == sample::ADMIN_PAT_NAME && p.revoked)
+    };
+
+    // Not a server administrator: Tableau's 403004, exit 3, the step named, signed out anyway.
+    let run = Cli::to(&fake)
+        .jsmith()
+        .args(["--json", "revoke-admin-tokens"])
+        .run()
+        .fails(3);
+    let v = run.json();
+    assert_eq!(v["error"]["code"], "403004", "{run:?}");
+    assert_eq!(v["error"]["kind"], "api");
+    assert_eq!(v["error"]["step"], "revoke-admin-tokens");
+    assert!(
+        run.stderr
+            .starts_with("tableau-auth: revoke-admin-tokens failed: "),
+        "{run:?}"
+    );
+    assert_eq!(fake.control().live_sessions(), 0);
+    assert!(!admin_pat_revoked(&fake));
+
+    // Below 3.11: refused before anything is sent (exit 3, kind unsupported), signed out.
+    let run = Cli::to(&fake)
+        .admin()
+        .args(["--api-version", "3.10", "--json", "revoke-admin-tokens"])
+        .run()
+        .fails(3);
+    assert_eq!(run.json()["error"]["kind"], "unsupported", "{run:?}");
+    assert!(run.stderr.contains("3.11"), "{run:?}");
+    assert_eq!(fake.control().live_sessions(), 0);
+    assert!(!admin_pat_revoked(&fake));
+    let deletes = |fake: &FakeServer| {
+        fake.request_log()
+            .into_iter()
+            .filter(|r| r.path_ends_with(revoke_path))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deletes(&fake).len(), 1, "only jsmith's DELETE so far");
+
+    // The admin's PAT: human output, then JSON with the admin's password.
+    let run = Cli::to(&fake)
+        .args(["--pat-name", sample::ADMIN_PAT_NAME])
+        .env("TABLEAU_PAT_SECRET", sample::ADMIN_PAT_SECRET)
+        .arg("revoke-admin-tokens")
+        .run()
+        .ok();
+    assert_eq!(
+        run.field("revoked").as_deref(),
+        Some("server_admin_tokens"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains(sample::ADMIN_PAT_SECRET));
+    assert!(!run.stderr.contains(sample::ADMIN_PAT_SECRET));
+    assert!(admin_pat_revoked(&fake));
+    assert_eq!(fake.control().live_sessions(), 0, "signed out");
+    let last = deletes(&fake).pop().expect("the DELETE");
+    assert_eq!(last.method, "DELETE");
+    assert_eq!(last.status, Some(204));
+    assert!(last.token().is_some());
+    // The session that revoked was the one signed out.
+    assert_eq!(
+        signed_out_tokens(&fake).last().map(String::as_str),
+        last.token()
+    );
+
+    let run = Cli::to(&fake)
+        .admin()
+        .args(["--wire", "json", "--json", "revoke-admin-tokens"])
+        .run()
+        .ok();
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"revoked": "server_admin_tokens"})
+    );
+    assert_eq!(fake.control().live_sessions(), 0);
+
+    // The revoked PAT no longer signs in: Tableau's 401001, exit 3.
+    let run = Cli::to(&fake)
+        .args(["--pat-name", sample::ADMIN_PAT_NAME])
+        .env("TABLEAU_PAT_SECRET", sample::ADMIN_PAT_SECRET)
+        .args(["--json", "revoke-admin-tokens"])
+        .run()
+        .fails(3);
+    assert_eq!(run.json()["error"]["code"], "401001");
+    assert_eq!(run.json()["error"]["step"], "sign-in");
+
+    let run = Cli::new().args(["--help"]).run().ok();
+    assert!(run.stdout.contains("revoke-admin-tokens"), "{run:?}");
+}

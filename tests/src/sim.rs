@@ -149,12 +149,28 @@ impl Sim {
     /// Runs calls concurrently, one step at a time, round-robin; their ends in the same order.
     /// Panics on a deadlock (every call parked, none waiting for time).
     pub fn run_all(&mut self, calls: Vec<(Call, Option<Request<Vec<u8>>>)>) -> Vec<Finished> {
+        let begun = calls
+            .into_iter()
+            .map(|(call, own)| (self.policy.begin(call), own))
+            .collect();
+        self.run_all_begun(begun)
+    }
+
+    /// Runs one call already begun ([`Policy::begin`]: its id names a scope, for
+    /// [`Call::EndScope`]) to its end.
+    pub fn run_begun(&mut self, id: CallId, own: Option<Request<Vec<u8>>>) -> Finished {
+        self.run_all_begun(vec![(id, own)])
+            .pop()
+            .unwrap_or_else(|| Finished::Transport("no call ran".to_owned()))
+    }
+
+    fn run_all_begun(&mut self, calls: Vec<(CallId, Option<Request<Vec<u8>>>)>) -> Vec<Finished> {
         let mut results: Vec<Option<Finished>> = calls.iter().map(|_| None).collect();
         let mut running: Vec<Running> = calls
             .into_iter()
             .enumerate()
-            .map(|(slot, (call, own))| Running {
-                id: self.policy.begin(call),
+            .map(|(slot, (id, own))| Running {
+                id,
                 own,
                 last: None,
                 transport_error: None,

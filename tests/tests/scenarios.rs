@@ -99,6 +99,17 @@ impl Setup {
     }
 }
 
+/// What a scenario does inside a scope ([`Driver::scope`]).
+#[allow(clippy::large_enum_variant)] // one per scope
+enum Inside {
+    /// A site-scoped GET of the caller's own.
+    Get(&'static str),
+    /// The server drops the session, then a GET (a re-sign-in inside the scope).
+    LoseSessionThenGet(&'static str),
+    /// A new explicit sign-in.
+    SignIn(SignIn),
+}
+
 /// Builds the driver under test.
 type Make<'a> = &'a dyn Fn(Setup) -> Box<dyn Driver>;
 
@@ -117,6 +128,9 @@ trait Driver {
     /// `Ok(false)`: already on that site.
     fn switch_site(&mut self, site: &str) -> Res<bool>;
     fn sign_out(&mut self) -> Res<SignOut>;
+    /// Signs in with a scope (a guard; TSC's `with` block), does `inside` in it, then ends the
+    /// scope: how the scope's sign-out ended.
+    fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut>;
     fn generation(&self) -> u64;
     fn events(&self) -> Vec<SessionEvent>;
     /// Lets `by` pass (simulated time moves; real drivers sleep).
@@ -184,6 +198,14 @@ impl SimDriver {
             other => Err(sim_failure(other)),
         }
     }
+
+    /// Runs a sign-out call (an intent's, a scope's end) to its outcome.
+    fn signed_out(&mut self, call: Call) -> Res<SignOut> {
+        match self.0.run(call, None) {
+            Finished::Outcome(Outcome::Event(Event::SignedOut(outcome)), _) => Ok(outcome),
+            other => Err(sim_failure(other)),
+        }
+    }
 }
 
 fn sim_failure(finished: Finished) -> Failure {
@@ -241,10 +263,23 @@ impl Driver for SimDriver {
         }
     }
     fn sign_out(&mut self) -> Res<SignOut> {
-        match self.event(Intent::SignOut)? {
-            Event::SignedOut(outcome) => Ok(outcome),
-            other => Err(Failure::other(format!("{other:?}"))),
+        self.signed_out(Call::Intent(Intent::SignOut))
+    }
+    fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
+        let scope = self.0.policy().begin(Call::Intent(Intent::SignIn(sign_in)));
+        match self.0.run_begun(scope, None) {
+            Finished::Outcome(Outcome::Event(Event::SignedIn(_)), _) => {}
+            other => return Err(sim_failure(other)),
         }
+        match inside {
+            Inside::Get(path) => self.get(path).map(drop)?,
+            Inside::LoseSessionThenGet(path) => {
+                self.0.fake.control().drop_sessions(None);
+                self.get(path).map(drop)?;
+            }
+            Inside::SignIn(sign_in) => self.sign_in(sign_in)?,
+        }
+        self.signed_out(Call::EndScope(scope))
     }
     fn generation(&self) -> u64 {
         self.0.generation()
@@ -313,6 +348,19 @@ impl Blocking {
     }
 }
 
+/// A site-scoped GET of the caller's own through the blocking client.
+fn blocking_get(client: &mut tableau_auth_ureq::Client, path: &str) -> Res<u16> {
+    let uri = client
+        .session()
+        .site_url(path)
+        .map_err(|e| Failure::from_core(&e))?;
+    let request = http::Request::get(uri).body(Vec::new()).expect("request");
+    client
+        .send(request)
+        .map(|r| r.status().as_u16())
+        .map_err(|e| ureq_failure(&e))
+}
+
 impl Driver for Blocking {
     fn name(&self) -> &'static str {
         "blocking"
@@ -330,16 +378,7 @@ impl Driver for Blocking {
             .map_err(|e| ureq_failure(&e))
     }
     fn get(&mut self, path: &str) -> Res<u16> {
-        let uri = self
-            .client
-            .session()
-            .site_url(path)
-            .map_err(|e| Failure::from_core(&e))?;
-        let request = http::Request::get(uri).body(Vec::new()).expect("request");
-        self.client
-            .send(request)
-            .map(|r| r.status().as_u16())
-            .map_err(|e| ureq_failure(&e))
+        blocking_get(&mut self.client, path)
     }
     fn storm(&mut self, n: usize, path: &str) -> Vec<Res<u16>> {
         (0..n).map(|_| self.get(path)).collect()
@@ -358,6 +397,24 @@ impl Driver for Blocking {
     }
     fn sign_out(&mut self) -> Res<SignOut> {
         self.client.sign_out().map_err(|e| ureq_failure(&e))
+    }
+    fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
+        let mut guard = self
+            .client
+            .sign_in_guard(sign_in)
+            .map_err(|e| ureq_failure(&e))?;
+        match inside {
+            Inside::Get(path) => blocking_get(&mut guard, path).map(drop)?,
+            Inside::LoseSessionThenGet(path) => {
+                self.fake.control().drop_sessions(None);
+                blocking_get(&mut guard, path).map(drop)?;
+            }
+            Inside::SignIn(sign_in) => guard
+                .sign_in(sign_in)
+                .map(drop)
+                .map_err(|e| ureq_failure(&e))?,
+        }
+        guard.sign_out().map_err(|e| ureq_failure(&e))
     }
     fn generation(&self) -> u64 {
         self.client.generation()
@@ -540,6 +597,36 @@ impl Driver for Async {
         runtime()
             .block_on(self.client.sign_out())
             .map_err(|e| hyper_failure(&e))
+    }
+    fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
+        let get = |path: &str| {
+            async_get(
+                self.client.clone(),
+                self.via,
+                self.reqwest.clone(),
+                path.to_owned(),
+            )
+        };
+        runtime().block_on(async {
+            let guard = self
+                .client
+                .sign_in_guard(sign_in)
+                .await
+                .map_err(|e| hyper_failure(&e))?;
+            match inside {
+                Inside::Get(path) => get(path).await.map(drop)?,
+                Inside::LoseSessionThenGet(path) => {
+                    self.fake.control().drop_sessions(None);
+                    get(path).await.map(drop)?;
+                }
+                Inside::SignIn(sign_in) => guard
+                    .sign_in(sign_in)
+                    .await
+                    .map(drop)
+                    .map_err(|e| hyper_failure(&e))?,
+            }
+            guard.sign_out().await.map_err(|e| hyper_failure(&e))
+        })
     }
     fn generation(&self) -> u64 {
         self.client.generation()
@@ -998,6 +1085,56 @@ fn a_fleet_without_its_store_fails_closed(make: Make<'_>) {
     );
 }
 
+/// A scope (TSC's `with` block) ends its own session, through a re-sign-in inside it too, and
+/// never a session the client signed in anew inside it: nothing is sent for that one.
+fn a_scope_signs_out_its_own_session_and_no_newer_one(make: Make<'_>) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    let mut passwords: Vec<SignIn> = (0..4)
+        .map(|_| sign_in_as(d.fake(), Kind::Password))
+        .collect();
+    let mut password = || passwords.pop().expect("enough sign-ins");
+
+    let signed_out = d.scope(password(), Inside::Get("workbooks"));
+    assert_eq!(signed_out.map_err(|e| e.text), Ok(SignOut::Confirmed));
+    assert_eq!(d.fake().control().live_sessions(), 0);
+
+    let signed_out = d.scope(password(), Inside::LoseSessionThenGet("workbooks"));
+    assert_eq!(signed_out.map_err(|e| e.text), Ok(SignOut::Confirmed));
+    assert_eq!(sign_ins(d), 3, "one re-sign-in inside the scope");
+    assert_eq!(
+        d.fake().control().live_sessions(),
+        0,
+        "the re-signed-in session ended"
+    );
+
+    let sign_outs = |d: &dyn Driver| {
+        d.fake()
+            .request_log()
+            .iter()
+            .filter(|r| r.path.ends_with("/auth/signout"))
+            .count()
+    };
+    let before = sign_outs(d);
+    let signed_out = d.scope(password(), Inside::SignIn(password()));
+    assert_eq!(signed_out.map_err(|e| e.text), Ok(SignOut::Replaced));
+    assert_eq!(
+        sign_outs(d),
+        before + 1,
+        "only the sign-out before the new sign-in"
+    );
+    assert_eq!(
+        d.fake().control().live_sessions(),
+        1,
+        "the newer session is kept"
+    );
+    assert_eq!(
+        d.whoami().map_err(|e| e.text),
+        Ok(sample::USER_NAME.to_owned())
+    );
+    assert_eq!(d.sign_out().map_err(|e| e.text), Ok(SignOut::Confirmed));
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -1037,4 +1174,5 @@ scenarios!(
     a_fleet_shares_one_session,
     a_fleet_replaces_a_rejected_session_once,
     a_fleet_without_its_store_fails_closed,
+    a_scope_signs_out_its_own_session_and_no_newer_one,
 );

@@ -243,16 +243,32 @@ fn with_block_exit_on_a_dead_session_does_not_raise() {
         Some("POST /api/3.25/auth/signout 401")
     );
 
-    // The async client.
+    // The async client: its guard, and `with_sign_in` (the block's exit is awaited).
     let rt = runtime();
     let client = async_builder(&fake).build().expect("async client");
-    rt.block_on(client.sign_in(password())).expect("sign-in");
+    let guard = rt
+        .block_on(client.sign_in_guard(password()))
+        .expect("sign-in");
     assert_eq!(fake.control().drop_sessions(None), 1);
     assert_eq!(
-        rt.block_on(client.sign_out()).expect("not an error"),
+        rt.block_on(guard.sign_out()).expect("not an error"),
         SignOut::AlreadyGone
     );
     assert!(!client.is_signed_in());
+    let control = fake.control();
+    let user = rt
+        .block_on(client.with_sign_in(pat(), |client| async move {
+            let user = client.current_session().await?.user_id;
+            control.drop_sessions(None);
+            Ok::<_, tableau_auth_hyper::Error>(user)
+        }))
+        .expect("the block's value, not an error from its exit");
+    assert_eq!(user.as_str(), sample::USER_ID);
+    assert!(!client.is_signed_in(), "the 401 cleared the token");
+    assert_eq!(
+        describe(&fake.request_log()).last().map(String::as_str),
+        Some("POST /api/3.25/auth/signout 401")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -135,6 +135,9 @@ fn api(core: &mut Core, req: &Request<'_>, v: ApiVersion, resource: &str) -> Rep
         ["auth", "switchsite"] if v >= since::SWITCH_SITE => {
             need("POST").unwrap_or_else(|| session::switch_site(core, req, v))
         }
+        ["auth", "serveradminaccesstokens"] if v >= since::REVOKE_ADMIN_PATS => {
+            need("DELETE").unwrap_or_else(|| session::revoke_admin_pats(core, req))
+        }
         ["serverinfo"] if v >= since::SERVER_INFO && !core.config.legacy_server => {
             need("GET").unwrap_or_else(|| resources::server_info(core))
         }
@@ -180,6 +183,9 @@ mod tests {
             "/api/2.0/auth/signin",
             "/api/3.25/auth/switchSite",
             "/api/3.25/auth/signout",
+            "/api/3.25/auth/serverAdminAccessTokens",
+            "/api/3.10/auth/serverAdminAccessTokens",
+            "/api/3.25/auth/revokeAllServerAdminTokens",
             "/api/3.25/serverinfo",
             "/api/3.25/sessions/current",
             "/api/3.25/sites/x/workbooks",
@@ -227,7 +233,11 @@ mod tests {
                 headers.insert("x-tableau-auth", HeaderValue::from_static("tok"));
             }
             let req = Request {
-                method: if i % 7 == 0 { "GET" } else { "POST" },
+                method: match i % 7 {
+                    0 => "GET",
+                    3 => "DELETE",
+                    _ => "POST",
+                },
                 path: paths[i % paths.len()],
                 query: Some(
                     [

@@ -1,7 +1,7 @@
-//! `POST auth/signout` and `POST auth/switchSite`.
+//! `POST auth/signout`, `POST auth/switchSite` and `DELETE auth/serverAdminAccessTokens`.
 
 use super::super::reply::{ApiError, CredentialsReply, Reply};
-use super::super::state::Core;
+use super::super::state::{AuthKind, Core};
 use super::super::version::ApiVersion;
 use super::signin::site_of;
 use super::{Request, parse_body};
@@ -56,4 +56,38 @@ fn switch_inner(
         user_id: user.id,
         estimated_time_to_expiration: None,
     })
+}
+
+/// Revoke Administrator Personal Access Tokens (Tableau Server only): 204, and every PAT whose
+/// owner is a server administrator is revoked (its next sign-in is 401 401001; the sessions it
+/// already opened live on). In order: no or dead token → 401 (401000 / 401002); Tableau Cloud
+/// mode → 404 404000; a JWT session (no scope covers the method) → 401 401002; a caller who is
+/// not a server administrator (an impersonated user counts as themself) → 403 403004.
+pub(super) fn revoke_admin_pats(core: &mut Core, req: &Request<'_>) -> Reply {
+    let session = match core.authenticate(req.token(), req.now) {
+        Ok((_, session)) => session,
+        Err(e) => return e.into(),
+    };
+    if core.config.cloud.is_some() {
+        return ApiError::not_on_cloud("auth/serverAdminAccessTokens").into();
+    }
+    if let AuthKind::Jwt(_) = session.kind {
+        return ApiError::invalid_credentials().into();
+    }
+    if !core.user(&session).is_some_and(|u| u.server_admin) {
+        return ApiError::not_server_admin().into();
+    }
+    let admins: Vec<String> = core
+        .config
+        .users
+        .iter()
+        .filter(|u| u.server_admin)
+        .map(|u| u.name.clone())
+        .collect();
+    for pat in &mut core.config.pats {
+        if admins.contains(&pat.owner) {
+            pat.revoked = true;
+        }
+    }
+    Reply::NoContent
 }

@@ -65,8 +65,9 @@ pub struct CallId(u64);
 #[allow(clippy::large_enum_variant)] // moved once, into `begin`
 pub enum Call {
     /// One exchange of the session. A [`Intent::SignIn`] signs out a session held before, and
-    /// keeps its credentials for later sign-ins; [`Intent::SwitchSite`] and
-    /// [`Intent::CurrentSession`] are kept alive like [`Call::Request`]s.
+    /// keeps its credentials for later sign-ins; [`Intent::SwitchSite`],
+    /// [`Intent::CurrentSession`] and [`Intent::RevokeServerAdminTokens`] are kept alive like
+    /// [`Call::Request`]s.
     Intent(Intent),
     /// The caller's own request, authorized with the session's token: signed in first when
     /// there is no session (with the kept credentials) or it is due for renewal, signed in
@@ -88,6 +89,13 @@ pub enum Call {
     /// retires the store's record, so that the next use anywhere signs in anew. Without a fleet,
     /// the same as [`Intent::SignOut`].
     Retire,
+    /// The end of a scope begun by the [`Intent::SignIn`] call `id` (a guard dropped, a `with`
+    /// block left): signs out like [`Intent::SignOut`] when the session is still the one that
+    /// call signed in (renewals, re-sign-ins and site switches since included). When the client
+    /// signed in anew since, that newer session is left alone ([`SignOut::Replaced`]); when it
+    /// signed out, [`SignOut::NotSignedIn`]. Nothing is sent in either case, so that a scope's
+    /// late sign-out can never end the session of the code that came after it.
+    EndScope(CallId),
 }
 
 /// What the driver does next for a call.
@@ -194,6 +202,8 @@ struct CallState {
     signed_out_first: bool,
     /// A sign-out that retires the fleet's record ([`Call::Retire`]).
     retire: bool,
+    /// A sign-out only of the session this sign-in call began ([`Call::EndScope`]).
+    scope: Option<CallId>,
     /// Where the call is in the fleet's procedure.
     fleet: Option<FleetStep>,
     store_outbox: Option<StoreRequest>,
@@ -298,6 +308,9 @@ pub struct Policy {
     calls: BTreeMap<CallId, CallState>,
     next_call: u64,
     owner: Option<CallId>,
+    /// The explicit sign-in call whose session this is ([`Call::EndScope`]); renewals,
+    /// re-sign-ins and site switches keep it.
+    scope: Option<CallId>,
     last_failure: Option<(u64, Error)>,
     ended_reported: u64,
     events: VecDeque<SessionEvent>,
@@ -327,6 +340,7 @@ impl Policy {
             calls: BTreeMap::new(),
             next_call: 0,
             owner: None,
+            scope: None,
             last_failure: None,
             ended_reported: 0,
             events: VecDeque::new(),
@@ -426,9 +440,13 @@ impl Policy {
         let id = CallId(self.next_call);
         self.next_call += 1;
         let retire = matches!(call, Call::Retire);
+        let scope = match call {
+            Call::EndScope(scope) => Some(scope),
+            _ => None,
+        };
         let kind = match call {
             Call::Intent(intent) => Kind::Intent(Box::new(intent)),
-            Call::Retire => Kind::Intent(Box::new(Intent::SignOut)),
+            Call::Retire | Call::EndScope(_) => Kind::Intent(Box::new(Intent::SignOut)),
             Call::Request => Kind::Request,
             Call::Forward => Kind::Forward,
             Call::Ready => Kind::Ready,
@@ -451,6 +469,7 @@ impl Policy {
                 renewal_tried: false,
                 signed_out_first: false,
                 retire,
+                scope,
                 fleet: None,
                 store_outbox: None,
                 store_pending: false,
@@ -670,9 +689,12 @@ impl Policy {
                     let sign_in = sign_in.clone();
                     self.keep_for_fleet(sign_in);
                     match self.live_session(id, inputs) {
-                        Live::Use(snapshot) => Some(Action::Done(Outcome::Event(Event::SignedIn(
-                            snapshot.signed_in().clone(),
-                        )))),
+                        Live::Use(snapshot) => {
+                            self.scope = Some(id);
+                            Some(Action::Done(Outcome::Event(Event::SignedIn(
+                                snapshot.signed_in().clone(),
+                            ))))
+                        }
                         Live::Then(next) => next,
                     }
                 }
@@ -684,12 +706,22 @@ impl Policy {
                         Intent::SignIn(sign_in.clone().mint_inputs(inputs.wall, inputs.random));
                     self.start(id, intent, Purpose::Intent, self.pulse.attempts(), inputs)
                 }
+                Intent::SignOut if call.scope.is_some_and(|scope| self.scope != Some(scope)) => {
+                    // Not the session the scope began: the client signed in anew or out since.
+                    let outcome = if self.session.is_signed_in() {
+                        SignOut::Replaced
+                    } else {
+                        SignOut::NotSignedIn
+                    };
+                    Some(Action::Done(Outcome::Event(Event::SignedOut(outcome))))
+                }
                 Intent::SignOut
                     if !call.retire && self.fleet.as_ref().is_some_and(Fleet::holds) =>
                 {
                     // The fleet's session outlives this process: forget it here only.
                     self.session.forget();
                     self.published = None;
+                    self.scope = None;
                     if let Some(fleet) = &mut self.fleet {
                         fleet.forget();
                     }
@@ -697,7 +729,9 @@ impl Policy {
                         SignOut::LeftToFleet,
                     ))))
                 }
-                intent @ (Intent::SwitchSite(_) | Intent::CurrentSession) => {
+                intent @ (Intent::SwitchSite(_)
+                | Intent::CurrentSession
+                | Intent::RevokeServerAdminTokens) => {
                     let intent = intent.clone();
                     match self.live_session(id, inputs) {
                         Live::Use(_) => {
@@ -903,6 +937,7 @@ impl Policy {
                             self.finish(id, Outcome::Failed(e));
                             return;
                         }
+                        self.scope = Some(id);
                         self.events.push_back(SessionEvent::SignedIn {
                             generation: self.generation,
                         });
@@ -930,7 +965,9 @@ impl Policy {
                             generation: self.generation,
                         });
                     }
-                    (_, Event::CurrentSession(_)) if running.generation == self.generation => {
+                    (_, Event::CurrentSession(_) | Event::ServerAdminTokensRevoked)
+                        if running.generation == self.generation =>
+                    {
                         self.pulse.touch(running.sent_at);
                     }
                     _ => {}
@@ -1001,7 +1038,12 @@ impl Policy {
                 let keeps_session = matches!(
                     self.calls.get(&id).map(|c| &c.kind),
                     Some(Kind::Intent(intent))
-                        if matches!(**intent, Intent::SwitchSite(_) | Intent::CurrentSession)
+                        if matches!(
+                            **intent,
+                            Intent::SwitchSite(_)
+                                | Intent::CurrentSession
+                                | Intent::RevokeServerAdminTokens
+                        )
                 );
                 if keeps_session && error.is_reauth_needed() {
                     self.on_rejected(id, running.generation, running.attempt, error, inputs.now);
@@ -1094,6 +1136,7 @@ impl Policy {
 
     fn signed_out(&mut self, outcome: SignOut) {
         self.published = None;
+        self.scope = None;
         if outcome != SignOut::NotSignedIn {
             self.events.push_back(SessionEvent::SignedOut {
                 generation: self.generation,
@@ -1218,6 +1261,113 @@ mod tests {
         let failed = std::iter::from_fn(|| policy.poll_event())
             .any(|e| matches!(e, SessionEvent::RenewalFailed { generation: 1, .. }));
         assert!(failed);
+    }
+
+    /// Runs `call` to its end, answering every exchange with `status` and `body`; returns the
+    /// outcome and how many requests it sent.
+    fn run(
+        policy: &mut Policy,
+        call: Call,
+        status: u16,
+        body: &str,
+        t0: Instant,
+    ) -> (Outcome, usize) {
+        let inputs = Inputs::new(t0, SystemTime::UNIX_EPOCH, [3; 16]);
+        let id = policy.begin(call);
+        let mut sent = 0;
+        loop {
+            match policy.poll(id, inputs) {
+                Action::Send(_) => {
+                    sent += 1;
+                    policy.handle_response(id, answer(status, body), inputs);
+                }
+                Action::Done(outcome) => return (outcome, sent),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// An explicit sign-in's call, run to its end.
+    fn sign_in(policy: &mut Policy, t0: Instant) -> CallId {
+        let inputs = Inputs::new(t0, SystemTime::UNIX_EPOCH, [3; 16]);
+        let sign_in = SignIn::new(crate::Credentials::password("u", "p"), "");
+        let id = policy.begin(Call::Intent(Intent::SignIn(sign_in)));
+        loop {
+            match policy.poll(id, inputs) {
+                Action::Send(request) if request.uri().path().ends_with("signin") => {
+                    policy.handle_response(id, answer(200, SIGNED_IN), inputs);
+                }
+                Action::Send(_) => policy.handle_response(id, answer(204, ""), inputs),
+                Action::Done(Outcome::Event(Event::SignedIn(_))) => return id,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // some instant to count from
+    fn a_scope_ends_only_the_session_its_sign_in_began() {
+        let t0 = Instant::now();
+        let fresh = || {
+            let config = Config::builder("https://tableau.example.com")
+                .api_version(crate::ApiVersion::new(3, 25))
+                .build()
+                .unwrap();
+            Policy::new(config, t0)
+        };
+        let signed_out = |outcome| matches!(outcome, Outcome::Event(Event::SignedOut(o)) if o == SignOut::Confirmed);
+
+        // Its own session, renewed since: signed out.
+        let mut policy = fresh();
+        let scope = sign_in(&mut policy, t0);
+        let (renewed, _) = run(&mut policy, Call::Renew, 200, SIGNED_IN, t0);
+        assert!(matches!(renewed, Outcome::Ready(_)));
+        assert_eq!(policy.generation(), 2);
+        let (outcome, sent) = run(&mut policy, Call::EndScope(scope), 204, "", t0);
+        assert!(signed_out(outcome) && sent == 1);
+        assert!(!policy.session().is_signed_in());
+
+        // Signed in anew since: that session is left alone, nothing is sent.
+        let mut policy = fresh();
+        let scope = sign_in(&mut policy, t0);
+        let newer = sign_in(&mut policy, t0);
+        let (outcome, sent) = run(&mut policy, Call::EndScope(scope), 204, "", t0);
+        assert!(
+            matches!(outcome, Outcome::Event(Event::SignedOut(SignOut::Replaced))),
+            "{outcome:?}"
+        );
+        assert_eq!((sent, policy.generation()), (0, 2));
+        assert!(policy.session().is_signed_in() && policy.has_credentials());
+        // The newer scope still ends its own session, once.
+        let (outcome, sent) = run(&mut policy, Call::EndScope(newer), 204, "", t0);
+        assert!(signed_out(outcome) && sent == 1);
+        let (outcome, sent) = run(&mut policy, Call::EndScope(newer), 204, "", t0);
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Event(Event::SignedOut(SignOut::NotSignedIn))
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(sent, 0);
+
+        // Signed out since: nothing to do. A sign-in made on first use is no scope's.
+        let mut policy = fresh();
+        let scope = sign_in(&mut policy, t0);
+        let (outcome, sent) = run(&mut policy, Call::Intent(Intent::SignOut), 204, "", t0);
+        assert!(signed_out(outcome) && sent == 1);
+        policy.set_credentials(Some(SignIn::new(
+            crate::Credentials::password("u", "p"),
+            "",
+        )));
+        let (ready, _) = run(&mut policy, Call::Ready, 200, SIGNED_IN, t0);
+        assert!(matches!(ready, Outcome::Ready(_)));
+        let (outcome, sent) = run(&mut policy, Call::EndScope(scope), 204, "", t0);
+        assert!(
+            matches!(outcome, Outcome::Event(Event::SignedOut(SignOut::Replaced))),
+            "{outcome:?}"
+        );
+        assert_eq!(sent, 0);
     }
 
     #[test]

@@ -102,6 +102,7 @@ enum Exchange {
         site: SiteContentUrl,
     },
     CurrentSession,
+    RevokeServerAdminTokens,
 }
 
 impl Exchange {
@@ -113,6 +114,7 @@ impl Exchange {
             Self::SwitchSite { .. } => "switch site",
             Self::Ticket { .. } => "trusted ticket",
             Self::CurrentSession => "current session",
+            Self::RevokeServerAdminTokens => "revoke server admin tokens",
         }
     }
 }
@@ -255,6 +257,13 @@ impl Session {
                 let version = active.info.api_version;
                 self.send_current_session(version)
             }
+            Intent::RevokeServerAdminTokens => {
+                let Some(active) = &self.active else {
+                    return Err(Misuse::NotSignedIn.into());
+                };
+                let version = active.info.api_version;
+                self.send_revoke_server_admin_tokens(version)
+            }
         }
     }
 
@@ -388,6 +397,9 @@ impl Session {
             }
             Exchange::Ticket { site } => self.on_ticket(status, headers, &body, site),
             Exchange::CurrentSession => self.on_current_session(status, headers, &body, now),
+            Exchange::RevokeServerAdminTokens => {
+                self.on_server_admin_tokens_revoked(status, headers, &body, now)
+            }
         }
     }
 

@@ -183,6 +183,25 @@ impl Session {
         Ok(Step::Done(Event::CurrentSession(current)))
     }
 
+    /// Reads the answer to `DELETE auth/serverAdminAccessTokens`. Never changes the session: a
+    /// 2xx (its body, normally empty, is not read) is the event and proves the token alive, so
+    /// the idle clock restarts; anything else is the error Tableau's code says (`403004`: not a
+    /// server administrator; a `401` is `is_reauth_needed`), a redirect is refused.
+    pub(super) fn on_server_admin_tokens_revoked(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Step, Error> {
+        if !status.is_success() {
+            let redactor = self.token_redactor();
+            return Err(self.token_request_error(status, headers, body, &redactor));
+        }
+        self.touch(now);
+        Ok(Step::Done(Event::ServerAdminTokensRevoked))
+    }
+
     /// Reads the answer to `POST /trusted`: a ticket, or `-1` when the server refuses one.
     pub(super) fn on_ticket(
         &self,

@@ -1,5 +1,5 @@
-//! Building requests: the sign-in, sign-out, switch-site, current-session, ticket and probe
-//! requests the core sends, their common headers, and the token header.
+//! Building requests: the sign-in, sign-out, switch-site, current-session, admin-token
+//! revocation, ticket and probe requests the core sends, their common headers, and the token header.
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Request};
@@ -184,6 +184,25 @@ impl Session {
         let url = self.api_path(version, "/sessions/current");
         let request = self.request(Method::GET, &url, Vec::new(), true)?;
         self.exchange = Some(Exchange::CurrentSession);
+        Ok(Step::Send(request))
+    }
+
+    /// `DELETE auth/serverAdminAccessTokens` with the session's token (Tableau Server only, API
+    /// 3.11+): no body, `Accept` in the session's format.
+    pub(super) fn send_revoke_server_admin_tokens(
+        &mut self,
+        version: ApiVersion,
+    ) -> Result<Step, Error> {
+        if self.base.is_tableau_cloud() {
+            return Err(Error::NotOnTableauCloud {
+                feature: Feature::RevokeServerAdminTokens,
+            });
+        }
+        require(Feature::RevokeServerAdminTokens, version)?;
+        self.require_format(version)?;
+        let url = self.api_path(version, "/auth/serverAdminAccessTokens");
+        let request = self.request(Method::DELETE, &url, Vec::new(), true)?;
+        self.exchange = Some(Exchange::RevokeServerAdminTokens);
         Ok(Step::Send(request))
     }
 

@@ -1,7 +1,7 @@
 //! `tableau-auth`: sign in to Tableau Server or Tableau Cloud from scripts (see `--help`).
 //!
 //! Secrets come only from the environment. Commands that sign in and do not hand the session
-//! over (`sign-in`, `whoami`, `switch-site`) always sign out, through the client's
+//! over (`sign-in`, `whoami`, `switch-site`, `revoke-admin-tokens`) always sign out, through the client's
 //! [`SignOutGuard`], and a failed sign-out never replaces the real outcome; they print their
 //! result once signed out, so that a sign-out the server kept throttling (the session left
 //! open) fails the command instead of passing unnoticed.
@@ -159,6 +159,13 @@ fn run(cli: &Cli, flags: bool, out: Out) -> Result<(), Failure> {
             let fields = switch_site(&mut guard, target);
             finish(guard, fields, out)
         }
+        Command::RevokeAdminTokens => {
+            let sign_in = sign_in_request(&cli.credentials, &site)?;
+            let mut client = client(options)?;
+            let mut guard = sign_in_guard(&mut client, sign_in)?;
+            let fields = revoke_admin_tokens(&mut guard);
+            finish(guard, fields, out)
+        }
         Command::Token => {
             let sign_in = sign_in_request(&cli.credentials, &site)?;
             let mut client = client(options)?;
@@ -226,6 +233,7 @@ fn sign_out_name(outcome: SignOut) -> &'static str {
         SignOut::Confirmed => "confirmed",
         SignOut::AlreadyGone => "already_gone",
         SignOut::LeftToFleet => "left_to_fleet",
+        SignOut::Replaced => "replaced",
         _ => "not_signed_in",
     }
 }
@@ -318,6 +326,23 @@ fn switch_site(client: &mut Client, target: &str) -> Result<Fields, Failure> {
         }
     };
     Ok(session_fields(&info))
+}
+
+/// `revoke-admin-tokens` after the sign-in: `DELETE auth/serverAdminAccessTokens` (a caller who
+/// is not a server administrator gets Tableau's `403004`, exit 3).
+fn revoke_admin_tokens(client: &mut Client) -> Result<Fields, Failure> {
+    client
+        .revoke_server_admin_tokens()
+        .map_err(during("revoke-admin-tokens"))?;
+    let mut fields = vec![("revoked", "server_admin_tokens".into())];
+    if let Some(moved) = client
+        .session()
+        .signed_in()
+        .and_then(|s| s.moved_to.clone())
+    {
+        fields.push(("moved_to", moved.into()));
+    }
+    Ok(fields)
 }
 
 /// Signs out after a command's main step, then prints what it found. On success a failed

@@ -32,9 +32,10 @@ One session for a fleet (one PAT allows one live session; a second sign-in ends 
 token, whoami and sign-in then adopt the session the fleet shares (signing in and sharing
 one only when there is none), and never sign it out; `retire` ends it for everyone.
 
-Commands that sign in (sign-in, whoami, switch-site, token) need exactly one kind of
-credentials. sign-in, whoami and switch-site always sign out before exiting, even when a
-later step failed; token leaves its session open for a later sign-out. A server that
+Commands that sign in (sign-in, whoami, switch-site, token, revoke-admin-tokens) need exactly
+one kind of credentials. sign-in, whoami, switch-site and revoke-admin-tokens always sign out
+before exiting, even when a later step failed; token leaves its session open for a later
+sign-out. A server that
 throttles (429/503) is waited for as its Retry-After asks, on every request, within
 --timeout in all for each.
 
@@ -56,7 +57,8 @@ or null, \"summary\": ..., \"detail\": ..., \"kind\": ...}}. Errors also go to s
 line. No secret is ever printed, except the token by `token` and the ticket by `ticket`.
 A failure names the step that failed (\"whoami failed: ...\"; with --json, as \"step\").
 When the server moved (an http->https redirect of the same host was followed), sign-in,
-whoami and switch-site add `moved_to`, and stderr names the URL to use with --server.
+whoami, switch-site and revoke-admin-tokens add `moved_to`, and stderr names the URL to use
+with --server.
 
 Exit status:
   0  success (a sign-out that finds the session already gone included)
@@ -356,6 +358,9 @@ pub(crate) enum Command {
     /// End the fleet's shared session for every process (--session-store): sign it out and
     /// retire the store's record, so that the next use anywhere signs in anew
     Retire,
+    /// Sign in as a server administrator, revoke every personal access token created by a
+    /// server administrator (Tableau Server, REST API 3.11+), sign out
+    RevokeAdminTokens,
     /// Ask Tableau Server for a trusted ticket and print only the ticket (no sign-in)
     Ticket {
         /// The user the ticket is for (DOMAIN\user with multi-domain Active Directory)

@@ -16,7 +16,8 @@ pub(crate) enum Failure {
     /// The client's error in a named step of the command ("switch-site failed: …"), with what
     /// the user can do about it, if anything particular.
     During {
-        /// The step: `sign-in`, `whoami`, `switch-site`, `sign-out`, `server-info`, `ticket`.
+        /// The step: `sign-in`, `whoami`, `switch-site`, `sign-out`, `server-info`, `ticket`,
+        /// `revoke-admin-tokens`.
         step: &'static str,
         /// Said after `"{step} failed: "` (e.g. where the session came from).
         context: Option<&'static str>,
