@@ -3,14 +3,12 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::*;
 use tableau_auth_proto::http::{Method, Response, StatusCode};
 use tableau_auth_proto::secret::ExposeSecret;
 use tableau_auth_proto::{
     Action, ApiVersion, Call, Config, Credentials, Error, Event, Feature, Format, Inputs, Intent,
-    Misuse, Outcome, Policy, RedirectRefusal, Session, Step,
+    Misuse, Outcome, Policy, Session, Step,
 };
 
 fn pat() -> Credentials {
@@ -92,19 +90,6 @@ fn revoke_server_admin_tokens_204_is_the_event_and_keeps_the_session() {
 }
 
 #[test]
-fn revoke_server_admin_tokens_success_restarts_the_idle_clock() {
-    let mut s = signed_in(Format::Json);
-    let (before, _) = s.poll_timeout().unwrap();
-    let later = t0() + Duration::from_secs(600);
-    let step = s.start(Intent::RevokeServerAdminTokens, later).unwrap();
-    assert!(matches!(step, Step::Send(_)));
-    let r = s.handle_response(response(204, ""), later);
-    assert!(matches!(r, Ok(Step::Done(Event::ServerAdminTokensRevoked))));
-    let (after, _) = s.poll_timeout().unwrap();
-    assert_eq!(after, before + Duration::from_secs(600));
-}
-
-#[test]
 fn revoke_server_admin_tokens_403004_is_a_typed_error_and_keeps_the_session() {
     for ext in ["xml", "json"] {
         for format in [Format::Xml, Format::Json] {
@@ -136,18 +121,8 @@ fn revoke_server_admin_tokens_403004_is_a_typed_error_and_keeps_the_session() {
 }
 
 #[test]
-fn revoke_server_admin_tokens_401_is_reauth_needed_scrubbed_and_keeps_the_session() {
-    for ext in ["xml", "json"] {
-        for file in ["error_401002", "error_401000"] {
-            let mut s = signed_in(Format::Xml);
-            let e = revoke(&mut s, 401, fixture(&format!("{file}.{ext}"))).unwrap_err();
-            assert!(e.is_reauth_needed(), "{file}.{ext}: {e:?}");
-            assert_eq!(e.code(), Some(&file["error_".len()..]));
-            assert!(s.is_signed_in() && !s.is_busy());
-            assert_eq!(s.token().unwrap().expose_secret(), TOKEN);
-        }
-    }
-    // A server echoing the token in its error text: scrubbed, in a Tableau error and in a page.
+fn revoke_server_admin_tokens_scrubs_a_token_echoed_in_a_refusal() {
+    // The 401 and redirect answers, as for sessions/current: responses.rs, `a_token_request*`.
     let mut s = signed_in(Format::Json);
     let echo = format!(
         r#"{{"error":{{"summary":"Forbidden","detail":"token {TOKEN} is no admin's","code":"403004"}}}}"#
@@ -155,34 +130,6 @@ fn revoke_server_admin_tokens_401_is_reauth_needed_scrubbed_and_keeps_the_sessio
     let e = revoke(&mut s, 403, echo).unwrap_err();
     assert_eq!(e.code(), Some("403004"));
     assert!(!format!("{e} {e:?}").contains(SENTINEL), "{e:?}");
-    let html = format!("<html><body>gateway saw {TOKEN}</body></html>");
-    let e = revoke(&mut s, 502, html).unwrap_err();
-    assert!(matches!(e, Error::Status { .. }), "{e:?}");
-    assert!(!format!("{e} {e:?}").contains(SENTINEL));
-}
-
-#[test]
-fn revoke_server_admin_tokens_redirects_are_refused() {
-    let mut s = signed_in(Format::Xml);
-    for location in [
-        "https://evil.example/api/3.25/auth/serverAdminAccessTokens",
-        "https://tableau.example.com/api/3.25/auth/serverAdminAccessTokens",
-    ] {
-        let redirect = with_header(response(307, ""), "location", location);
-        let (sent, r) = drive(&mut s, Intent::RevokeServerAdminTokens, vec![redirect]);
-        assert_eq!(sent.len(), 1, "the DELETE is never resent");
-        assert!(
-            matches!(
-                r,
-                Err(Error::Redirect {
-                    refusal: RedirectRefusal::NotFollowed,
-                    ..
-                })
-            ),
-            "{location}: {r:?}"
-        );
-        assert!(s.is_signed_in() && !s.is_busy());
-    }
 }
 
 #[test]

@@ -1041,76 +1041,113 @@ fn read_current_session_reads_what_the_intent_reads_and_changes_nothing() {
     assert!(!format!("{e} {e:?}").contains(SENTINEL));
 }
 
-#[test]
-fn current_session_restarts_the_idle_clock() {
-    let mut s = signed_in(Format::Xml);
-    let (before, _) = s.poll_timeout().unwrap();
-    let later = t0() + Duration::from_secs(600);
-    let sent = s.start(Intent::CurrentSession, later).unwrap();
-    assert!(matches!(sent, tableau_auth_proto::Step::Send(_)));
-    let r = s.handle_response(response(200, fixture("session_current.xml")), later);
-    assert!(matches!(
-        r,
-        Ok(tableau_auth_proto::Step::Done(Event::CurrentSession(_)))
-    ));
-    let (after, _) = s.poll_timeout().unwrap();
-    assert_eq!(after, before + Duration::from_secs(600));
+/// The requests made with the session's token that leave it as it was: `sessions/current`, and
+/// revoking the server administrators' PATs. Each with a success answer.
+fn token_requests() -> [(Intent, &'static str, u16, Vec<u8>); 2] {
+    [
+        (
+            Intent::CurrentSession,
+            "sessions/current",
+            200,
+            fixture("session_current.xml"),
+        ),
+        (
+            Intent::RevokeServerAdminTokens,
+            "auth/serverAdminAccessTokens",
+            204,
+            Vec::new(),
+        ),
+    ]
 }
 
 #[test]
-fn current_session_401_is_reauth_needed_scrubbed_and_keeps_the_session() {
-    // Decision: like switch site (and unlike sign-out, which asked for the session to end), a
-    // 401 here is an error and the session stays as it was: the caller decides to sign in
-    // again, which replaces it. An exchange that fails never changes the state.
-    for ext in ["xml", "json"] {
-        for file in ["error_401002", "error_401000"] {
-            let mut s = signed_in(Format::Xml);
-            let r = current_session(&mut s, 401, fixture(&format!("{file}.{ext}")));
-            let e = r.unwrap_err();
-            assert!(e.is_reauth_needed(), "{file}.{ext}: {e:?}");
-            assert_eq!(e.code(), Some(&file["error_".len()..]));
-            assert!(s.is_signed_in(), "SignedIn unchanged after an Err");
-            assert_eq!(s.token().unwrap().expose_secret(), TOKEN);
-            assert!(!s.is_busy());
-        }
-    }
-    // A server echoing the token in its error text: scrubbed.
-    let mut s = signed_in(Format::Json);
-    let echo = format!(
-        r#"{{"error":{{"summary":"Unauthorized Access","detail":"token {TOKEN} is invalid","code":"401002"}}}}"#
-    );
-    let e = current_session(&mut s, 401, echo).unwrap_err();
-    assert!(e.is_reauth_needed());
-    for shown in [format!("{e}"), format!("{e:?}")] {
-        assert!(!shown.contains(SENTINEL), "{shown}");
-    }
-    let html = format!("<html><body>gateway saw {TOKEN}</body></html>");
-    let e = current_session(&mut s, 502, html).unwrap_err();
-    assert!(matches!(e, Error::Status { .. }), "{e:?}");
-    assert!(!format!("{e} {e:?}").contains(SENTINEL));
-}
-
-#[test]
-fn current_session_redirects_are_refused_and_nothing_follows() {
-    let mut s = signed_in(Format::Xml);
-    for location in [
-        "https://evil.example/api/3.25/sessions/current",
-        "https://tableau.example.com/api/3.25/sessions/current",
-    ] {
-        let redirect = with_header(response(302, ""), "location", location);
-        let (sent, r) = drive(&mut s, Intent::CurrentSession, vec![redirect]);
-        assert_eq!(sent.len(), 1);
+fn a_token_request_that_succeeds_restarts_the_idle_clock() {
+    for (intent, path, status, body) in token_requests() {
+        let mut s = signed_in(Format::Xml);
+        let (before, _) = s.poll_timeout().unwrap();
+        let later = t0() + Duration::from_secs(600);
+        let sent = s.start(intent, later).unwrap();
+        assert!(matches!(sent, tableau_auth_proto::Step::Send(_)));
+        let r = s.handle_response(response(status, body), later);
         assert!(
             matches!(
                 r,
-                Err(Error::Redirect {
-                    refusal: RedirectRefusal::NotFollowed,
-                    ..
-                })
+                Ok(tableau_auth_proto::Step::Done(
+                    Event::CurrentSession(_) | Event::ServerAdminTokensRevoked
+                ))
             ),
-            "{location}: {r:?}"
+            "{path}: {r:?}"
         );
-        assert!(s.is_signed_in() && !s.is_busy());
+        let (after, _) = s.poll_timeout().unwrap();
+        assert_eq!(after, before + Duration::from_secs(600), "{path}");
+    }
+}
+
+#[test]
+fn a_token_requests_401_is_reauth_needed_scrubbed_and_keeps_the_session() {
+    // Decision: like switch site (and unlike sign-out, which asked for the session to end), a
+    // 401 here is an error and the session stays as it was: the caller decides to sign in
+    // again, which replaces it. An exchange that fails never changes the state.
+    for (intent, path, _, _) in token_requests() {
+        let ask = |s: &mut Session, status: u16, body: Vec<u8>| {
+            let (sent, r) = drive(s, intent.clone(), vec![response(status, body)]);
+            assert_eq!(sent.len(), 1, "{path}: one request, never a follow-up");
+            r
+        };
+        for ext in ["xml", "json"] {
+            for file in ["error_401002", "error_401000"] {
+                let mut s = signed_in(Format::Xml);
+                let r = ask(&mut s, 401, fixture(&format!("{file}.{ext}")));
+                let e = r.unwrap_err();
+                assert!(e.is_reauth_needed(), "{path} {file}.{ext}: {e:?}");
+                assert_eq!(e.code(), Some(&file["error_".len()..]));
+                assert!(s.is_signed_in(), "{path}: SignedIn unchanged after an Err");
+                assert_eq!(s.token().unwrap().expose_secret(), TOKEN);
+                assert!(!s.is_busy());
+            }
+        }
+        // A server echoing the token in its error text: scrubbed.
+        let mut s = signed_in(Format::Json);
+        let echo = format!(
+            r#"{{"error":{{"summary":"Unauthorized Access","detail":"token {TOKEN} is invalid","code":"401002"}}}}"#
+        );
+        let e = ask(&mut s, 401, echo.into_bytes()).unwrap_err();
+        assert!(e.is_reauth_needed());
+        for shown in [format!("{e}"), format!("{e:?}")] {
+            assert!(!shown.contains(SENTINEL), "{path}: {shown}");
+        }
+        let html = format!("<html><body>gateway saw {TOKEN}</body></html>");
+        let e = ask(&mut s, 502, html.into_bytes()).unwrap_err();
+        assert!(matches!(e, Error::Status { .. }), "{path}: {e:?}");
+        assert!(!format!("{e} {e:?}").contains(SENTINEL));
+    }
+}
+
+#[test]
+fn a_token_requests_redirect_is_refused_and_nothing_follows() {
+    for (intent, path, _, _) in token_requests() {
+        let mut s = signed_in(Format::Xml);
+        for location in [
+            format!("https://evil.example/api/3.25/{path}"),
+            format!("https://tableau.example.com/api/3.25/{path}"),
+        ] {
+            for status in [302, 307] {
+                let redirect = with_header(response(status, ""), "location", &location);
+                let (sent, r) = drive(&mut s, intent.clone(), vec![redirect]);
+                assert_eq!(sent.len(), 1, "{location}: never resent");
+                assert!(
+                    matches!(
+                        r,
+                        Err(Error::Redirect {
+                            refusal: RedirectRefusal::NotFollowed,
+                            ..
+                        })
+                    ),
+                    "{location} {status}: {r:?}"
+                );
+                assert!(s.is_signed_in() && !s.is_busy());
+            }
+        }
     }
 }
 

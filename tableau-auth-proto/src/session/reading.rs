@@ -194,10 +194,7 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Step, Error> {
-        if !status.is_success() {
-            let redactor = self.token_redactor();
-            return Err(self.token_request_error(status, headers, body, &redactor));
-        }
+        self.token_request_succeeded(status, headers, body)?;
         self.touch(now);
         Ok(Step::Done(Event::ServerAdminTokensRevoked))
     }
@@ -210,10 +207,7 @@ impl Session {
         body: &[u8],
         site: SiteContentUrl,
     ) -> Result<Step, Error> {
-        if !status.is_success() {
-            let redactor = self.token_redactor();
-            return Err(self.token_request_error(status, headers, body, &redactor));
-        }
+        self.token_request_succeeded(status, headers, body)?;
         let text = std::str::from_utf8(body).unwrap_or_default().trim();
         if text == "-1" {
             return Err(Error::TicketRefused);
@@ -267,10 +261,8 @@ impl Session {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<CurrentSession, Error> {
+        self.token_request_succeeded(status, headers, body)?;
         let redactor = self.token_redactor();
-        if !status.is_success() {
-            return Err(self.token_request_error(status, headers, body, &redactor));
-        }
         let doc: SessionDoc<'_> = match wire::parse_session(body) {
             Some(doc) => doc,
             None => match wire::parse(body)? {
@@ -339,6 +331,20 @@ impl Session {
             redactor.push(active.token.expose_secret());
         }
         redactor
+    }
+
+    /// `Ok` for a 2xx answer to a request that carries the session's token, else its error
+    /// ([`Session::token_request_error`], scrubbed of the token).
+    fn token_request_succeeded(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(self.token_request_error(status, headers, body, &self.token_redactor()))
     }
 
     /// The error for a response to a request that carries the token (never follows redirects).
