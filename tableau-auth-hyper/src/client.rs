@@ -46,6 +46,7 @@ pub struct ClientBuilder {
     max_retry_wait: Duration,
     idle_limit: Duration,
     expiry_margin: Duration,
+    credentials_warning: Option<Duration>,
     lifetime_limit: Option<Duration>,
     sign_in: Option<SignIn>,
     reauthenticate: bool,
@@ -213,6 +214,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How close to the end of the credentials' lifetime (a PAT's, as Tableau estimates it at
+    /// sign-in) a sign-in is reported as a warning event, `CredentialsExpiring` (default: the
+    /// core's, 14 days; `Duration::ZERO` never warns).
+    pub fn credentials_warning(mut self, before: Duration) -> Self {
+        self.credentials_warning = Some(before);
+        self
+    }
+
     /// How long before the estimated end of the session the client signs in again (default:
     /// the core's, 60 s).
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
@@ -304,6 +313,9 @@ impl ClientBuilder {
             .retries(self.max_retries, self.max_retry_wait)
             .reauthenticate(self.reauthenticate)
             .renew_before_expiry(self.renew_before_expiry);
+        if let Some(before) = self.credentials_warning {
+            config = config.credentials_warning(before);
+        }
         if let Some(v) = self.api_version {
             config = config.api_version(v);
         }
@@ -396,6 +408,7 @@ impl Client {
             max_retry_wait: Duration::from_secs(60),
             idle_limit: Config::DEFAULT_IDLE_LIMIT,
             expiry_margin: Config::DEFAULT_EXPIRY_MARGIN,
+            credentials_warning: None,
             lifetime_limit: None,
             sign_in: None,
             reauthenticate: true,

@@ -299,6 +299,7 @@ pub struct Config {
     pub(crate) redirect_hosts: Vec<String>,
     pub(crate) max_redirects: u8,
     pub(crate) expiry_margin: Duration,
+    pub(crate) credentials_warning: Duration,
     pub(crate) idle_limit: Duration,
     pub(crate) lifetime_limit: Option<Duration>,
     pub(crate) retry: RetryPolicy,
@@ -332,6 +333,9 @@ impl Config {
     pub const DEFAULT_IDLE_LIMIT: Duration = Duration::from_secs(120 * 60);
     /// The default margin before expiry at which [`crate::Session::poll_timeout`] fires: 60 s.
     pub const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+    /// How close to the end of the credentials' lifetime a sign-in warns by default
+    /// ([`crate::lifecycle::SessionEvent::CredentialsExpiring`]): 14 days.
+    pub const DEFAULT_CREDENTIALS_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
     /// Starts a configuration for the server at `base_url` (`https://host[:port][/prefix]`).
     pub fn builder(base_url: impl Into<String>) -> ConfigBuilder {
@@ -345,6 +349,7 @@ impl Config {
             redirect_hosts: Vec::new(),
             max_redirects: 2,
             expiry_margin: Self::DEFAULT_EXPIRY_MARGIN,
+            credentials_warning: Self::DEFAULT_CREDENTIALS_WARNING,
             idle_limit: Self::DEFAULT_IDLE_LIMIT,
             lifetime_limit: None,
             retry: RetryPolicy {
@@ -421,6 +426,7 @@ pub struct ConfigBuilder {
     redirect_hosts: Vec<String>,
     max_redirects: u8,
     expiry_margin: Duration,
+    credentials_warning: Duration,
     idle_limit: Duration,
     lifetime_limit: Option<Duration>,
     retry: RetryPolicy,
@@ -510,6 +516,15 @@ impl ConfigBuilder {
         self
     }
 
+    /// How close to the end of the credentials' lifetime (a PAT's, as Tableau estimates it at
+    /// sign-in: `estimatedTimeToExpiration`) a sign-in is reported as a warning,
+    /// [`crate::lifecycle::SessionEvent::CredentialsExpiring`] (default
+    /// [`Config::DEFAULT_CREDENTIALS_WARNING`]; [`Duration::ZERO`] never warns).
+    pub fn credentials_warning(mut self, before: Duration) -> Self {
+        self.credentials_warning = before;
+        self
+    }
+
     /// The server's idle limit (default [`Config::DEFAULT_IDLE_LIMIT`]).
     pub fn idle_limit(mut self, limit: Duration) -> Self {
         self.idle_limit = limit;
@@ -545,6 +560,7 @@ impl ConfigBuilder {
             redirect_hosts: self.redirect_hosts,
             max_redirects: self.max_redirects,
             expiry_margin: self.expiry_margin,
+            credentials_warning: self.credentials_warning,
             idle_limit: self.idle_limit,
             lifetime_limit: self.lifetime_limit,
             retry: self.retry,

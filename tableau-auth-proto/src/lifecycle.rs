@@ -101,6 +101,17 @@ pub enum SessionEvent {
         /// The local session's generation.
         generation: u64,
     },
+    /// The credentials this session signed in with expire soon, as Tableau estimated at the
+    /// sign-in (a PAT's `estimatedTimeToExpiration`): within
+    /// [`crate::ConfigBuilder::credentials_warning`]. Reported with every sign-in that brings
+    /// such an estimate (adoptions of a fleet's session included), as a warning. Create new
+    /// credentials before then: once they expire, every sign-in fails (`401001`).
+    CredentialsExpiring {
+        /// The generation of the session whose sign-in brought the estimate.
+        generation: u64,
+        /// How long the credentials had left at that sign-in.
+        remaining: Duration,
+    },
     /// The session was signed out.
     SignedOut {
         /// The generation signed out.
@@ -123,6 +134,7 @@ impl SessionEvent {
                 | Self::RenewalFailed { .. }
                 | Self::StoreUnavailable { .. }
                 | Self::FleetSplit { .. }
+                | Self::CredentialsExpiring { .. }
         )
     }
 }
@@ -175,6 +187,24 @@ impl fmt::Display for SessionEvent {
                 "signed in without the fleet's store (generation {generation}): processes sharing \
                  the PAT may end each other's sessions until the store is back"
             ),
+            Self::CredentialsExpiring {
+                generation,
+                remaining,
+            } => {
+                let hours = remaining.as_secs() / 3600;
+                let count = |n: u64, unit: &str| match n {
+                    1 => format!("1 {unit}"),
+                    n => format!("{n} {unit}s"),
+                };
+                write!(
+                    f,
+                    "the credentials of this session (generation {generation}) expire in about \
+                     {} and {}, as Tableau estimated at sign-in: create new ones before then, or \
+                     every sign-in will fail",
+                    count(hours / 24, "day"),
+                    count(hours % 24, "hour")
+                )
+            }
             Self::SignedOut {
                 generation,
                 outcome,

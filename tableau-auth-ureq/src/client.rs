@@ -119,6 +119,7 @@ pub struct ClientBuilder {
     max_retry_wait: Duration,
     idle_limit: Option<Duration>,
     expiry_margin: Option<Duration>,
+    credentials_warning: Option<Duration>,
     callback: Callback,
     on_request: RequestHook,
     #[cfg(feature = "redis")]
@@ -346,6 +347,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How close to the end of the credentials' lifetime (a PAT's, as Tableau estimates it at
+    /// sign-in) a sign-in is reported as a warning event, `CredentialsExpiring` (default: the
+    /// core's, 14 days; `Duration::ZERO` never warns).
+    pub fn credentials_warning(mut self, before: Duration) -> Self {
+        self.credentials_warning = Some(before);
+        self
+    }
+
     /// How long before the estimated end of the session the client signs in again (default:
     /// the core's, 60 s).
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
@@ -370,6 +379,9 @@ impl ClientBuilder {
         }
         if let Some(margin) = self.expiry_margin {
             config = config.expiry_margin(margin);
+        }
+        if let Some(before) = self.credentials_warning {
+            config = config.credentials_warning(before);
         }
         let config = config
             .build()
@@ -489,6 +501,7 @@ impl Client {
             max_retry_wait: Config::DEFAULT_MAX_RETRY_WAIT,
             idle_limit: None,
             expiry_margin: None,
+            credentials_warning: None,
             callback: Callback::default(),
             on_request: RequestHook::default(),
             #[cfg(feature = "redis")]

@@ -1964,3 +1964,44 @@ fn revoke_admin_tokens_signs_in_revokes_and_signs_out() {
     let run = Cli::new().args(["--help"]).run().ok();
     assert!(run.stdout.contains("revoke-admin-tokens"), "{run:?}");
 }
+
+/// A PAT that Tableau says expires within two weeks is a warning on stderr, even without
+/// `--verbose`; stdout (what scripts read) is unchanged, and a PAT with a year left says nothing.
+#[test]
+fn a_pat_about_to_expire_is_a_warning_on_stderr() {
+    let fake = fake();
+    let expire_in = |secs: u64| {
+        let at = fake.control().now_unix() + secs;
+        fake.control()
+            .update_config(|c| {
+                for p in &mut c.pats {
+                    if p.name == sample::USER_PAT_NAME {
+                        p.expires_at_unix = Some(at);
+                    }
+                }
+            })
+            .expect("config");
+    };
+    let whoami = || {
+        Cli::to(&fake)
+            .args(["--pat-name", sample::USER_PAT_NAME])
+            .env("TABLEAU_PAT_SECRET", sample::USER_PAT_SECRET)
+            .args(["--json", "whoami"])
+            .run()
+            .ok()
+    };
+    expire_in(365 * 24 * 3600);
+    let run = whoami();
+    assert_eq!(run.json()["user_name"], sample::USER_NAME);
+    assert!(!run.stderr.contains("expire"), "{run:?}");
+
+    expire_in(5 * 24 * 3600 + 3600);
+    let run = whoami();
+    assert_eq!(run.json()["user_name"], sample::USER_NAME);
+    assert!(
+        run.stderr.contains("warning:")
+            && run.stderr.contains("expire in about 5 days and 1 hour,"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains(sample::USER_PAT_SECRET));
+}

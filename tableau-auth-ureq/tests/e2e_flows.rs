@@ -1100,6 +1100,43 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
 // ----- the event callback -------------------------------------------------------------------
 
 #[test]
+fn a_pat_close_to_its_end_is_a_warning_event_unless_turned_off() {
+    let fake = start();
+    let at = fake.control().now_unix() + 2 * 24 * 3600;
+    fake.control()
+        .update_config(|c| {
+            for p in &mut c.pats {
+                if p.name == sample::USER_PAT_NAME {
+                    p.expires_at_unix = Some(at);
+                }
+            }
+        })
+        .expect("config");
+    let (callback, take) = recorder();
+    let mut client = builder(&fake).on_event(callback).build().expect("client");
+    client.sign_in(pat()).expect("sign-in");
+    let events = take();
+    assert!(
+        matches!(
+            events[..],
+            [
+                SessionEvent::SignedIn { generation: 1 },
+                SessionEvent::CredentialsExpiring { generation: 1, remaining }
+            ] if remaining <= Duration::from_secs(2 * 24 * 3600)
+        ),
+        "{events:?}"
+    );
+    let (callback, take) = recorder();
+    let mut client = builder(&fake)
+        .credentials_warning(Duration::ZERO)
+        .on_event(callback)
+        .build()
+        .expect("client");
+    client.sign_in(pat()).expect("sign-in");
+    assert_eq!(take(), [SessionEvent::SignedIn { generation: 1 }]);
+}
+
+#[test]
 fn the_event_callback_tells_each_step_of_the_session() {
     let fake = start();
     let (callback, take) = recorder();

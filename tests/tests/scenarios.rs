@@ -991,6 +991,57 @@ fn credentials_about_to_expire_do_not_sign_in_on_every_call(make: Make<'_>) {
     assert_eq!(d.generation(), 1);
 }
 
+/// A sign-in whose PAT expires within two weeks (Tableau's `estimatedTimeToExpiration`) is
+/// reported as a warning, once per sign-in; one with a year left is not.
+fn credentials_close_to_their_end_are_warned_about(make: Make<'_>) {
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    let expire_in = |d: &dyn Driver, secs: u64| {
+        let at = d.fake().control().now_unix() + secs;
+        d.fake()
+            .control()
+            .update_config(|c| {
+                for p in &mut c.pats {
+                    if p.name == sample::USER_PAT_NAME {
+                        p.expires_at_unix = Some(at);
+                    }
+                }
+            })
+            .expect("config");
+    };
+    let warnings = |d: &dyn Driver| {
+        d.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                SessionEvent::CredentialsExpiring {
+                    generation,
+                    remaining,
+                } => Some((generation, remaining)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    const DAY: u64 = 24 * 3600;
+    expire_in(d, 300 * DAY);
+    d.sign_in(pat()).expect("sign in");
+    assert_eq!(warnings(d), vec![]);
+
+    expire_in(d, 3 * DAY);
+    d.sign_in(pat()).expect("sign in again");
+    let seen = warnings(d);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (generation, remaining) = seen[0];
+    assert_eq!(generation, 2);
+    // The estimate has a resolution of a minute.
+    assert!(
+        remaining <= Duration::from_secs(3 * DAY)
+            && remaining >= Duration::from_secs(3 * DAY - 120),
+        "{remaining:?}"
+    );
+    assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
+    assert_eq!(warnings(d).len(), 1, "calls do not warn, sign-ins do");
+}
+
 /// A connected app mints a fresh JWT for every sign-in the policy makes (the fake refuses a
 /// `jti` it has seen), and the re-sign-in after a rejection goes through.
 fn connected_app_signs_in_again_with_a_fresh_jwt(make: Make<'_>) {
@@ -1170,6 +1221,7 @@ scenarios!(
     failed_proactive_renewal_is_not_fatal,
     proactive_renewal_throttled_beyond_the_cap_pauses,
     credentials_about_to_expire_do_not_sign_in_on_every_call,
+    credentials_close_to_their_end_are_warned_about,
     connected_app_signs_in_again_with_a_fresh_jwt,
     a_fleet_shares_one_session,
     a_fleet_replaces_a_rejected_session_once,

@@ -353,7 +353,14 @@ impl Policy {
         if self.session.adopt(shared, inputs.now, inputs.wall).is_err() {
             return false;
         }
-        if self.publish().is_err() {
+        let version = record.version.to_string();
+        if self
+            .publish(|generation| SessionEvent::Adopted {
+                generation,
+                version,
+            })
+            .is_err()
+        {
             return false;
         }
         let due = matches!(reason, Some(RenewReason::Expiring(_)))
@@ -365,10 +372,6 @@ impl Policy {
         if let Some(fleet) = &mut self.fleet {
             fleet.held = Some(record.version);
         }
-        self.events.push_back(SessionEvent::Adopted {
-            generation: self.generation,
-            version: record.version.to_string(),
-        });
         !due
     }
 

@@ -905,15 +905,13 @@ impl Policy {
     fn on_event(&mut self, id: CallId, running: Running, event: Event, inputs: Inputs) {
         match running.purpose {
             Purpose::SignIn(reason) => {
-                if let Err(e) = self.publish() {
+                if let Err(e) = self.publish(|generation| match reason {
+                    None => SessionEvent::SignedIn { generation },
+                    Some(reason) => SessionEvent::Renewed { generation, reason },
+                }) {
                     self.finish(id, Outcome::Failed(e));
                     return;
                 }
-                let generation = self.generation;
-                self.events.push_back(match reason {
-                    None => SessionEvent::SignedIn { generation },
-                    Some(reason) => SessionEvent::Renewed { generation, reason },
-                });
                 self.fleet_signed_in(id, inputs);
             }
             Purpose::SignOutFirst => {
@@ -933,14 +931,13 @@ impl Policy {
                     (Intent::SignIn(sign_in), Event::SignedIn(_)) => {
                         self.sign_in = Some(sign_in.clone());
                         self.rescope();
-                        if let Err(e) = self.publish() {
+                        if let Err(e) =
+                            self.publish(|generation| SessionEvent::SignedIn { generation })
+                        {
                             self.finish(id, Outcome::Failed(e));
                             return;
                         }
                         self.scope = Some(id);
-                        self.events.push_back(SessionEvent::SignedIn {
-                            generation: self.generation,
-                        });
                     }
                     (Intent::SignOut, Event::SignedOut(outcome)) => {
                         let retire = self.calls.get(&id).is_some_and(|c| c.retire);
@@ -957,13 +954,12 @@ impl Policy {
                         // A later sign-in must land on the new site.
                         self.sign_in = self.sign_in.take().map(|s| s.with_site(site.clone()));
                         self.rescope();
-                        if let Err(e) = self.publish() {
+                        if let Err(e) =
+                            self.publish(|generation| SessionEvent::SignedIn { generation })
+                        {
                             self.finish(id, Outcome::Failed(e));
                             return;
                         }
-                        self.events.push_back(SessionEvent::SignedIn {
-                            generation: self.generation,
-                        });
                     }
                     (_, Event::CurrentSession(_) | Event::ServerAdminTokensRevoked)
                         if running.generation == self.generation =>
@@ -1119,9 +1115,11 @@ impl Policy {
         });
     }
 
-    /// Publishes the session's new sign-in as the next generation.
-    fn publish(&mut self) -> Result<(), Error> {
+    /// Publishes the session's new sign-in as the next generation, and reports it: `event`
+    /// of the new generation, then a warning when the credentials expire soon.
+    fn publish(&mut self, event: impl FnOnce(u64) -> SessionEvent) -> Result<(), Error> {
         let config = self.session.config();
+        let warn_within = config.credentials_warning;
         let snapshot = Snapshot::publish(
             &self.session,
             self.generation + 1,
@@ -1129,8 +1127,20 @@ impl Policy {
             self.pulse.clone(),
         )?;
         self.generation += 1;
+        let schedule = snapshot.schedule();
+        let remaining = schedule
+            .credentials_expire_at
+            .map(|at| at.saturating_duration_since(schedule.signed_in_at()));
         self.published = Some(Arc::new(snapshot));
         self.last_failure = None;
+        let generation = self.generation;
+        self.events.push_back(event(generation));
+        if let Some(remaining) = remaining.filter(|left| *left < warn_within) {
+            self.events.push_back(SessionEvent::CredentialsExpiring {
+                generation,
+                remaining,
+            });
+        }
         Ok(())
     }
 
@@ -1368,6 +1378,83 @@ mod tests {
             "{outcome:?}"
         );
         assert_eq!(sent, 0);
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // some instant to count from
+    fn a_sign_in_warns_when_its_credentials_expire_soon() {
+        let t0 = Instant::now();
+        let answer_with = |estimate: &str| {
+            SIGNED_IN.replace(
+                "<credentials ",
+                &format!("<credentials estimatedTimeToExpiration=\"{estimate}\" "),
+            )
+        };
+        let policy_with = |warning: Option<std::time::Duration>| {
+            let mut config = Config::builder("https://tableau.example.com")
+                .api_version(crate::ApiVersion::new(3, 25));
+            if let Some(warning) = warning {
+                config = config.credentials_warning(warning);
+            }
+            let mut policy = Policy::new(config.build().unwrap(), t0);
+            policy.set_credentials(Some(SignIn::new(
+                crate::Credentials::personal_access_token("n", "s"),
+                "",
+            )));
+            policy
+        };
+        let events =
+            |policy: &mut Policy| std::iter::from_fn(|| policy.poll_event()).collect::<Vec<_>>();
+        let day = 24 * 3600;
+
+        // 3 days 2 hours left: the sign-in, then the warning; again with a renewal.
+        let mut policy = policy_with(None);
+        let (ready, _) = run(&mut policy, Call::Ready, 200, &answer_with("3:02:00"), t0);
+        assert!(matches!(ready, Outcome::Ready(_)));
+        let remaining = std::time::Duration::from_secs(3 * day + 2 * 3600);
+        let warning = SessionEvent::CredentialsExpiring {
+            generation: 1,
+            remaining,
+        };
+        assert_eq!(
+            events(&mut policy),
+            vec![SessionEvent::SignedIn { generation: 1 }, warning.clone()]
+        );
+        assert!(warning.is_warning());
+        assert!(
+            warning.to_string().contains("3 days and 2 hours"),
+            "{warning}"
+        );
+        let (renewed, _) = run(&mut policy, Call::Renew, 200, &answer_with("3:01:00"), t0);
+        assert!(matches!(renewed, Outcome::Ready(_)));
+        let after = events(&mut policy);
+        assert!(
+            matches!(
+                after[..],
+                [
+                    SessionEvent::Renewed { generation: 2, .. },
+                    SessionEvent::CredentialsExpiring { generation: 2, .. }
+                ]
+            ),
+            "{after:?}"
+        );
+
+        // A year left, no estimate, or warnings turned off: nothing to say.
+        for (estimate, warning) in [
+            (Some("364:23:59"), None),
+            (None, None),
+            (Some("0:00:05"), Some(std::time::Duration::ZERO)),
+        ] {
+            let mut policy = policy_with(warning);
+            let answer = estimate.map_or_else(|| SIGNED_IN.to_owned(), answer_with);
+            let (ready, _) = run(&mut policy, Call::Ready, 200, &answer, t0);
+            assert!(matches!(ready, Outcome::Ready(_)));
+            assert_eq!(
+                events(&mut policy),
+                vec![SessionEvent::SignedIn { generation: 1 }],
+                "{estimate:?}"
+            );
+        }
     }
 
     #[test]

@@ -494,6 +494,16 @@ fn client(options: &Options) -> Result<Client, Failure> {
             .on_request(|r| {
                 adopted::request_line(true, r.method.as_str(), r.path, r.status, r.elapsed);
             });
+    } else {
+        // Credentials about to expire break every later run: said even without --verbose.
+        builder = builder.on_event(|event| {
+            if matches!(
+                event,
+                tableau_auth_ureq::proto::lifecycle::SessionEvent::CredentialsExpiring { .. }
+            ) {
+                warn(&format!("warning: {event}"));
+            }
+        });
     }
     if options.danger_accept_invalid_certs {
         warn("warning: --danger-accept-invalid-certs: the server's certificate is not checked");
