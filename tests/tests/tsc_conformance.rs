@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, LoggedRequest, sample};
 
 /// The flows of `tests/tsc/conformance.py`, in its order.
-const FLOWS: [&str; 25] = [
+const FLOWS: [&str; 26] = [
     "password_sign_in",
     "pat_sign_in",
     "pat_second_sign_in_ends_the_first",
@@ -40,6 +40,7 @@ const FLOWS: [&str; 25] = [
     "users_get_by_id_forbidden_403133",
     "dead_token_401002",
     "sign_out_of_a_dead_session",
+    "revoke_all_server_admin_tokens_is_an_unknown_endpoint_404003",
     "trusted_ticket",
     "json",
 ];

@@ -52,6 +52,7 @@ FINANCE_USER_PASSWORD = "ledger-2025"
 SSO_USER_NAME = "sso.only"
 USER_PAT_NAME = "nightly-etl"
 USER_PAT_SECRET = "Hx7Lq2Vt9Rb4Nc8Pd1Ks6Jw==:Zf3Ga5Hu7Ij9Ko1Lp2Mq4Nr6"
+ADMIN_PAT_NAME = "admin-pat"
 ADMIN_PAT_SECRET = "q9Zp+4mK/2bT7wX1cV5nRg==:Wm3aB6eF9hJ2kN5pQ8tV1xY4"
 REVOKED_PAT_NAME = "revoked-pat"
 REVOKED_PAT_SECRET = "Rv0k3dRv0k3dRv0k3dRv0g==:Rv0k3dRv0k3dRv0k3dRv0k3d"
@@ -672,6 +673,27 @@ def _():
             FAKE.drop_sessions(USER_NAME)
 
     raises("the end of a with block on a dropped session", block, FailedSignInError, "401002")
+
+
+@flow("revoke_all_server_admin_tokens_is_an_unknown_endpoint_404003")
+def _():
+    # TSC posts to auth/revokeAllServerAdminTokens, which Tableau does not document (nor does the
+    # fake, like Tableau, serve it): the unknown resource's 404003, and nothing is revoked. The
+    # documented request, DELETE auth/serverAdminAccessTokens, is what tableau-auth sends.
+    srv = server()
+    srv.version = REST_API_VERSION  # TSC refuses the call below its 3.10 gate before sending
+    sign_in(srv, admin_auth())
+    FAKE.mark_log()
+    raises("revoke_all_server_admin_tokens()", srv.auth.revoke_all_server_admin_tokens,
+           ServerResponseError, "404003")
+    eq(FAKE.log(), [f"POST /api/{REST_API_VERSION}/auth/revokeAllServerAdminTokens 404"], "TSC's request")
+    with FAKE.config_changed():
+        response = FAKE.api("DELETE", "auth/serverAdminAccessTokens", token=srv.auth_token)
+        eq(response.status_code, 204, "the documented DELETE")
+        admin_pat = TSC.PersonalAccessTokenAuth(ADMIN_PAT_NAME, ADMIN_PAT_SECRET, site_id="")
+        raises("the admin's PAT after the DELETE", lambda: sign_in(server(), admin_pat), FailedSignInError,
+               "401001")
+    srv.auth.sign_out()
 
 
 @flow("trusted_ticket")
