@@ -224,3 +224,27 @@ fn a_guard_dropped_outside_a_runtime_sends_nothing_and_never_panics() {
         "nothing could be sent without a runtime"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sign_in_cancelled_by_a_timeout_still_signs_out() {
+    let fake = start().await;
+    let client = client(&fake, Format::Xml);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work = client.with_sign_in(sign_in(&fake, Kind::Password), |client| async move {
+        let _ = tx.send(token_of(&client));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<(), Error>(())
+    });
+    let timed_out = tokio::time::timeout(Duration::from_millis(300), work).await;
+    assert!(timed_out.is_err(), "the caller's timeout fired");
+    let token = rx.await.expect("the body ran");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while alive(&fake, &token) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !alive(&fake, &token),
+        "the dropped scope signed out on its own task"
+    );
+    assert!(!client.is_signed_in());
+}
