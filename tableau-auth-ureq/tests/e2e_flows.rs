@@ -1246,95 +1246,12 @@ fn the_event_callback_tells_a_proactive_renewal_and_why() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Revoking the server administrators' personal access tokens
-
-const REVOKE: &str = "/api/3.25/auth/serverAdminAccessTokens";
+// Revoking the server administrators' personal access tokens (the flows run on every driver:
+// tests/tests/scenarios.rs, `revoking_the_admins_pats`)
 
 /// A sign-in of the sample's server administrator with `kind`.
 fn admin(fake: &FakeServer, kind: Kind) -> SignIn {
     SignIn::new(credentials(fake, kind, true), "")
-}
-
-#[test]
-fn revoke_server_admin_tokens_then_the_admins_pat_is_refused() {
-    for format in [Format::Xml, Format::Json] {
-        let fake = start();
-        let mut client = client(&fake, format);
-        client
-            .sign_in(admin(&fake, Kind::Pat))
-            .expect("the admin's PAT signs in");
-        let token = token_of(&client);
-        let before = fake.request_log().len();
-        client
-            .revoke_server_admin_tokens()
-            .expect("the admin revokes");
-        let after = log_from(&fake, before);
-        assert_eq!(
-            describe(&after),
-            [format!("DELETE {REVOKE} 204")],
-            "{format:?}"
-        );
-        assert_eq!(after[0].token(), Some(token.as_str()));
-        assert_eq!(after[0].header("accept"), Some(format.media_type()));
-        assert!(after[0].body_str().is_empty());
-        // The session that revoked stays as it was, and signs out.
-        assert_eq!(token_of(&client), token);
-        assert_eq!(client.sign_out().expect("sign-out"), SignOut::Confirmed);
-
-        // The admin's PAT is refused from now on (401001), typed; jsmith's still works.
-        let mut again = common::client(&fake, format);
-        let err = again
-            .sign_in(admin(&fake, Kind::Pat))
-            .expect_err("the PAT is revoked");
-        assert_eq!(err.code(), Some("401001"), "{err:?}");
-        assert!(
-            matches!(err.as_tableau(), Some(proto::Error::Api(_))),
-            "{err:?}"
-        );
-        assert!(!format!("{err} {err:?}").contains(sample::ADMIN_PAT_SECRET));
-        assert!(!again.session().is_signed_in());
-        again.sign_in(pat()).expect("jsmith's PAT still signs in");
-        assert!(
-            fake.control()
-                .config()
-                .pats
-                .iter()
-                .any(|p| p.name == sample::ADMIN_PAT_NAME && p.revoked)
-        );
-    }
-}
-
-#[test]
-fn revoke_server_admin_tokens_is_403004_for_a_non_admin() {
-    let fake = start();
-    let mut client = client(&fake, Format::Xml);
-    client.sign_in(password()).expect("jsmith signs in");
-    let token = token_of(&client);
-    let err = client
-        .revoke_server_admin_tokens()
-        .expect_err("jsmith is no server administrator");
-    assert_eq!(err.code(), Some("403004"), "{err:?}");
-    let Some(proto::Error::Api(api)) = err.as_tableau() else {
-        panic!("expected a Tableau error, got {err:?}");
-    };
-    assert_eq!(api.status, http::StatusCode::FORBIDDEN);
-    assert!(!format!("{err} {err:?}").contains(&token));
-    // One request, no re-sign-in; the session is kept; nothing was revoked.
-    let log = fake.request_log();
-    assert_eq!(
-        describe(&log[log.len() - 1..]),
-        [format!("DELETE {REVOKE} 403")]
-    );
-    assert_eq!(sign_ins(&log), 1);
-    assert_eq!(token_of(&client), token);
-    assert!(
-        fake.control()
-            .config()
-            .pats
-            .iter()
-            .all(|p| p.name == sample::REVOKED_PAT_NAME || !p.revoked)
-    );
-    assert_eq!(client.sign_out().expect("sign-out"), SignOut::Confirmed);
 }
 
 #[test]
@@ -1361,37 +1278,4 @@ fn revoke_server_admin_tokens_is_gated_below_3_11() {
             .iter()
             .any(|p| p.name == sample::ADMIN_PAT_NAME && !p.revoked)
     );
-}
-
-#[test]
-fn revoke_server_admin_tokens_re_signs_in_once_after_the_session_is_dropped() {
-    let fake = start();
-    let mut client = client(&fake, Format::Json);
-    client
-        .sign_in(admin(&fake, Kind::Password))
-        .expect("the admin signs in");
-    let first = token_of(&client);
-    assert_eq!(fake.control().drop_sessions(None), 1);
-    let before = fake.request_log().len();
-    client
-        .revoke_server_admin_tokens()
-        .expect("signed in again, then revoked");
-    let after = log_from(&fake, before);
-    assert_eq!(
-        describe(&after),
-        [
-            format!("DELETE {REVOKE} 401"),
-            "POST /api/3.25/auth/signin 200".to_owned(),
-            format!("DELETE {REVOKE} 204"),
-        ]
-    );
-    assert_eq!(after[0].token(), Some(first.as_str()));
-    let second = token_of(&client);
-    assert_ne!(second, first);
-    assert_eq!(after[2].token(), Some(second.as_str()));
-    let mut again = common::client(&fake, Format::Json);
-    let err = again
-        .sign_in(admin(&fake, Kind::Pat))
-        .expect_err("the admin's PAT is revoked");
-    assert_eq!(err.code(), Some("401001"), "{err:?}");
 }

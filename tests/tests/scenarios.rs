@@ -23,7 +23,8 @@ use tableau_auth_proto::{
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::sim::{Finished, Sim};
 use tableau_auth_tests::support::{
-    HEAD_TOO_LARGE, Kind, pat, session_gone, sign_in as sign_in_as, tableau_error_xml,
+    HEAD_TOO_LARGE, Kind, credentials, describe, log_from, pat, session_gone,
+    sign_in as sign_in_as, tableau_error_xml,
 };
 
 const SIGNIN: &str = "/api/3.25/auth/signin";
@@ -128,6 +129,8 @@ trait Driver {
     /// `Ok(false)`: already on that site.
     fn switch_site(&mut self, site: &str) -> Res<bool>;
     fn sign_out(&mut self) -> Res<SignOut>;
+    /// Revokes the server administrators' PATs (`DELETE auth/serverAdminAccessTokens`).
+    fn revoke_admin_tokens(&mut self) -> Res<()>;
     /// Signs in with a scope (a guard; TSC's `with` block), does `inside` in it, then ends the
     /// scope: how the scope's sign-out ended.
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut>;
@@ -265,6 +268,12 @@ impl Driver for SimDriver {
     fn sign_out(&mut self) -> Res<SignOut> {
         self.signed_out(Call::Intent(Intent::SignOut))
     }
+    fn revoke_admin_tokens(&mut self) -> Res<()> {
+        match self.event(Intent::RevokeServerAdminTokens)? {
+            Event::ServerAdminTokensRevoked => Ok(()),
+            other => Err(Failure::other(format!("{other:?}"))),
+        }
+    }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
         let scope = self.0.policy().begin(Call::Intent(Intent::SignIn(sign_in)));
         match self.0.run_begun(scope, None) {
@@ -397,6 +406,11 @@ impl Driver for Blocking {
     }
     fn sign_out(&mut self) -> Res<SignOut> {
         self.client.sign_out().map_err(|e| ureq_failure(&e))
+    }
+    fn revoke_admin_tokens(&mut self) -> Res<()> {
+        self.client
+            .revoke_server_admin_tokens()
+            .map_err(|e| ureq_failure(&e))
     }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
         let mut guard = self
@@ -596,6 +610,11 @@ impl Driver for Async {
     fn sign_out(&mut self) -> Res<SignOut> {
         runtime()
             .block_on(self.client.sign_out())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn revoke_admin_tokens(&mut self) -> Res<()> {
+        runtime()
+            .block_on(self.client.revoke_server_admin_tokens())
             .map_err(|e| hyper_failure(&e))
     }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
@@ -1186,6 +1205,55 @@ fn a_scope_signs_out_its_own_session_and_no_newer_one(make: Make<'_>) {
     assert_eq!(d.sign_out().map_err(|e| e.text), Ok(SignOut::Confirmed));
 }
 
+/// Revoking the server administrators' PATs (the documented `DELETE`): a non-administrator's
+/// call is the typed `403004` and keeps the session; an administrator's, on a session the server
+/// dropped, signs in again once and revokes; from then on the administrator's PAT is refused
+/// (`401001`) and the others' are not.
+fn revoking_the_admins_pats(make: Make<'_>) {
+    const REVOKE: &str = "/api/3.25/auth/serverAdminAccessTokens";
+    let mut d = make(Setup::default());
+    let d = d.as_mut();
+    let admin = |d: &dyn Driver, kind| SignIn::new(credentials(d.fake(), kind, true), "");
+
+    d.sign_in(pat()).expect("jsmith signs in");
+    let e = d
+        .revoke_admin_tokens()
+        .expect_err("jsmith is no administrator");
+    assert_eq!(
+        (e.code.as_deref(), e.status),
+        (Some("403004"), Some(403)),
+        "{e:?}"
+    );
+    assert_eq!(d.generation(), 1, "a 403 is no reason to sign in again");
+    assert_eq!(
+        d.whoami().map_err(|e| e.text),
+        Ok(sample::USER_NAME.to_owned())
+    );
+
+    let sign_in = admin(d, Kind::Password);
+    d.sign_in(sign_in).expect("the administrator signs in");
+    assert_eq!(d.fake().control().drop_sessions(None), 1);
+    let before = d.fake().request_log().len();
+    d.revoke_admin_tokens()
+        .expect("signed in again, then revoked");
+    assert_eq!(
+        describe(&log_from(d.fake(), before)),
+        [
+            format!("DELETE {REVOKE} 401"),
+            format!("POST {SIGNIN} 200"),
+            format!("DELETE {REVOKE} 204"),
+        ]
+    );
+    assert_eq!(d.generation(), 3);
+
+    let mut other = d.peer(Setup::default());
+    let e = other
+        .sign_in(admin(d, Kind::Pat))
+        .expect_err("the administrator's PAT is revoked");
+    assert_eq!(e.code.as_deref(), Some("401001"), "{e:?}");
+    other.sign_in(pat()).expect("jsmith's PAT still signs in");
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -1227,4 +1295,5 @@ scenarios!(
     a_fleet_replaces_a_rejected_session_once,
     a_fleet_without_its_store_fails_closed,
     a_scope_signs_out_its_own_session_and_no_newer_one,
+    revoking_the_admins_pats,
 );
