@@ -548,7 +548,17 @@ fn credentials_about_to_expire_do_not_sign_in_on_every_call() {
     assert_eq!(after.len(), 5, "{:?}", describe(&after));
     assert!(after.iter().all(|e| e.token() == Some(token.as_str())));
     assert_eq!(client.generation(), 1);
-    assert_eq!(take(), [SessionEvent::SignedIn { generation: 1 }]);
+    // One sign-in, one warning that the PAT is about to expire; no renewal.
+    assert_eq!(
+        take(),
+        [
+            SessionEvent::SignedIn { generation: 1 },
+            SessionEvent::CredentialsExpiring {
+                generation: 1,
+                remaining: Duration::ZERO
+            }
+        ]
+    );
 }
 
 #[test]
