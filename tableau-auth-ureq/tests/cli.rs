@@ -13,7 +13,7 @@ use tableau_auth_tests::fake::{
     FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, Listener, sample,
 };
 use tableau_auth_tests::sentinel;
-use tableau_auth_tests::support::UAT_KEY_FILE as UAT_KEY;
+use tableau_auth_tests::support::{UAT_KEY_FILE as UAT_KEY, expire_user_pat_in};
 use tableau_auth_ureq::proto::secret::ExposeSecret as _;
 use tableau_auth_ureq::proto::{ConnectedApp, MintInputs};
 
@@ -1970,18 +1970,6 @@ fn revoke_admin_tokens_signs_in_revokes_and_signs_out() {
 #[test]
 fn a_pat_about_to_expire_is_a_warning_on_stderr() {
     let fake = fake();
-    let expire_in = |secs: u64| {
-        let at = fake.control().now_unix() + secs;
-        fake.control()
-            .update_config(|c| {
-                for p in &mut c.pats {
-                    if p.name == sample::USER_PAT_NAME {
-                        p.expires_at_unix = Some(at);
-                    }
-                }
-            })
-            .expect("config");
-    };
     let whoami = || {
         Cli::to(&fake)
             .args(["--pat-name", sample::USER_PAT_NAME])
@@ -1990,12 +1978,12 @@ fn a_pat_about_to_expire_is_a_warning_on_stderr() {
             .run()
             .ok()
     };
-    expire_in(365 * 24 * 3600);
+    expire_user_pat_in(&fake, 365 * 24 * 3600);
     let run = whoami();
     assert_eq!(run.json()["user_name"], sample::USER_NAME);
     assert!(!run.stderr.contains("expire"), "{run:?}");
 
-    expire_in(5 * 24 * 3600 + 3600);
+    expire_user_pat_in(&fake, 5 * 24 * 3600 + 3600);
     let run = whoami();
     assert_eq!(run.json()["user_name"], sample::USER_NAME);
     assert!(

@@ -522,16 +522,7 @@ fn credentials_about_to_expire_do_not_sign_in_on_every_call() {
     let fake = start();
     // The PAT expires in 30 s by the fake's clock: within the client's 60 s expiry margin from
     // the moment it signs in, so a renewal could never help (the new session would be due too).
-    let soon = fake.control().now_unix() + 30;
-    fake.control()
-        .update_config(|c| {
-            for p in &mut c.pats {
-                if p.name == sample::USER_PAT_NAME {
-                    p.expires_at_unix = Some(soon);
-                }
-            }
-        })
-        .expect("config");
+    expire_user_pat_in(&fake, 30);
     let (callback, take) = recorder();
     let mut client = builder(&fake).on_event(callback).build().expect("client");
     let signed_in = client.sign_in(pat()).expect("sign-in");
@@ -1112,16 +1103,7 @@ fn current_session_rejected_twice_is_a_typed_error_without_the_token() {
 #[test]
 fn a_pat_close_to_its_end_is_a_warning_event_unless_turned_off() {
     let fake = start();
-    let at = fake.control().now_unix() + 2 * 24 * 3600;
-    fake.control()
-        .update_config(|c| {
-            for p in &mut c.pats {
-                if p.name == sample::USER_PAT_NAME {
-                    p.expires_at_unix = Some(at);
-                }
-            }
-        })
-        .expect("config");
+    expire_user_pat_in(&fake, 2 * 24 * 3600);
     let (callback, take) = recorder();
     let mut client = builder(&fake).on_event(callback).build().expect("client");
     client.sign_in(pat()).expect("sign-in");

@@ -152,6 +152,21 @@ pub fn password() -> SignIn {
     )
 }
 
+/// Makes the normal user's PAT ([`pat`]) expire `secs` seconds from the fake's now: its
+/// sign-ins then carry Tableau's `estimatedTimeToExpiration`, and fail once it has passed.
+pub fn expire_user_pat_in(fake: &FakeServer, secs: u64) {
+    let at = fake.control().now_unix() + secs;
+    fake.control()
+        .update_config(|c| {
+            for p in &mut c.pats {
+                if p.name == sample::USER_PAT_NAME {
+                    p.expires_at_unix = Some(at);
+                }
+            }
+        })
+        .expect("the fake takes the configuration");
+}
+
 /// A PAT sign-in of the normal user to the Default site.
 pub fn pat() -> SignIn {
     SignIn::new(

@@ -23,7 +23,7 @@ use tableau_auth_proto::{
 use tableau_auth_tests::fake::{FakeConfig, FakeOptions, FakeServer, Fault, FaultRule, sample};
 use tableau_auth_tests::sim::{Finished, Sim};
 use tableau_auth_tests::support::{
-    HEAD_TOO_LARGE, Kind, credentials, describe, log_from, pat, session_gone,
+    HEAD_TOO_LARGE, Kind, credentials, describe, expire_user_pat_in, log_from, pat, session_gone,
     sign_in as sign_in_as, tableau_error_xml,
 };
 
@@ -987,17 +987,7 @@ fn proactive_renewal_throttled_beyond_the_cap_pauses(make: Make<'_>) {
 fn credentials_about_to_expire_do_not_sign_in_on_every_call(make: Make<'_>) {
     let mut d = make(Setup::default());
     let d = d.as_mut();
-    let soon = d.fake().control().now_unix() + 30;
-    d.fake()
-        .control()
-        .update_config(|c| {
-            for p in &mut c.pats {
-                if p.name == sample::USER_PAT_NAME {
-                    p.expires_at_unix = Some(soon);
-                }
-            }
-        })
-        .expect("config");
+    expire_user_pat_in(d.fake(), 30);
     d.sign_in(pat()).expect("sign in");
     for _ in 0..3 {
         assert_eq!(d.get("workbooks").map_err(|e| e.text), Ok(200));
@@ -1015,19 +1005,6 @@ fn credentials_about_to_expire_do_not_sign_in_on_every_call(make: Make<'_>) {
 fn credentials_close_to_their_end_are_warned_about(make: Make<'_>) {
     let mut d = make(Setup::default());
     let d = d.as_mut();
-    let expire_in = |d: &dyn Driver, secs: u64| {
-        let at = d.fake().control().now_unix() + secs;
-        d.fake()
-            .control()
-            .update_config(|c| {
-                for p in &mut c.pats {
-                    if p.name == sample::USER_PAT_NAME {
-                        p.expires_at_unix = Some(at);
-                    }
-                }
-            })
-            .expect("config");
-    };
     let warnings = |d: &dyn Driver| {
         d.events()
             .into_iter()
@@ -1041,11 +1018,11 @@ fn credentials_close_to_their_end_are_warned_about(make: Make<'_>) {
             .collect::<Vec<_>>()
     };
     const DAY: u64 = 24 * 3600;
-    expire_in(d, 300 * DAY);
+    expire_user_pat_in(d.fake(), 300 * DAY);
     d.sign_in(pat()).expect("sign in");
     assert_eq!(warnings(d), vec![]);
 
-    expire_in(d, 3 * DAY);
+    expire_user_pat_in(d.fake(), 3 * DAY);
     d.sign_in(pat()).expect("sign in again");
     let seen = warnings(d);
     assert_eq!(seen.len(), 1, "{seen:?}");
