@@ -301,6 +301,12 @@ fn whoami(client: &mut Client) -> Result<Fields, Failure> {
         ("user_name", me.user_name.into()),
         ("site_role", me.site_role.into()),
     ];
+    push_moved_to(client, &mut fields);
+    Ok(fields)
+}
+
+/// `moved_to`, when the sign-in followed a redirect: the base URL to configure from now on.
+fn push_moved_to(client: &Client, fields: &mut Fields) {
     if let Some(moved) = client
         .session()
         .signed_in()
@@ -308,7 +314,6 @@ fn whoami(client: &mut Client) -> Result<Fields, Failure> {
     {
         fields.push(("moved_to", moved.into()));
     }
-    Ok(fields)
 }
 
 /// `switch-site` after the sign-in; "already there" (403070) shows the unchanged session.
@@ -335,13 +340,7 @@ fn revoke_admin_tokens(client: &mut Client) -> Result<Fields, Failure> {
         .revoke_server_admin_tokens()
         .map_err(during("revoke-admin-tokens"))?;
     let mut fields = vec![("revoked", "server_admin_tokens".into())];
-    if let Some(moved) = client
-        .session()
-        .signed_in()
-        .and_then(|s| s.moved_to.clone())
-    {
-        fields.push(("moved_to", moved.into()));
-    }
+    push_moved_to(client, &mut fields);
     Ok(fields)
 }
 
