@@ -252,8 +252,26 @@ fn sign_in_with_each_credential_kind_in_xml_and_json() {
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["api_version", "site_content_url", "site_id", "user_id"]
+            [
+                "api_version",
+                "credentials_expire_in_secs",
+                "site_content_url",
+                "site_id",
+                "user_id"
+            ]
         );
+        // Tableau's estimate of the PAT's remaining lifetime (to the minute).
+        let control = fake.control();
+        let expires = control
+            .config()
+            .pats
+            .iter()
+            .find(|p| p.name == sample::USER_PAT_NAME)
+            .and_then(|p| p.expires_at_unix)
+            .expect("the sample PAT expires");
+        let left = expires - control.now_unix();
+        let told = v["credentials_expire_in_secs"].as_u64().expect("seconds");
+        assert!(told <= left && told + 120 >= left, "{told} vs {left}");
 
         // A ready JWT.
         let run = Cli::to(&fake)
@@ -1540,7 +1558,8 @@ fn one_session_across_runs_with_tableau_auth_token() {
     assert_eq!(v["site_content_url"], "");
     assert_eq!(v["user_id"], sample::USER_ID);
     assert_eq!(v["api_version"], sample::REST_API_VERSION);
-    assert_eq!(v.as_object().unwrap().len(), 5, "{v}");
+    assert!(v["credentials_expire_in_secs"].as_u64().is_some(), "{v}");
+    assert_eq!(v.as_object().unwrap().len(), 6, "{v}");
 
     // whoami on that session, with the credentials still in the environment: no sign-in, no
     // sign-out, the session stays open.

@@ -400,6 +400,12 @@ fn session_fields(info: &SignedIn) -> Fields {
         ("user_id", info.user_id.as_str().into()),
         ("api_version", info.api_version.to_string().into()),
     ];
+    if let Some(at) = info.credentials_expire_at {
+        // Tableau's estimate of the PAT's remaining lifetime, at the sign-in (a minute's
+        // resolution): for scripts that watch their credentials.
+        let left = at.saturating_duration_since(std::time::Instant::now());
+        fields.push(("credentials_expire_in_secs", left.as_secs().into()));
+    }
     if let Some(moved) = &info.moved_to {
         fields.push(("moved_to", moved.as_str().into()));
     }
