@@ -127,6 +127,22 @@ fn current_session_is_a_get_with_the_token_as_a_sensitive_header() {
 }
 
 #[test]
+fn revoking_the_admins_pats_is_a_delete_with_the_token_as_a_sensitive_header() {
+    for (format_name, format) in FORMATS {
+        let mut session = signed_in(format);
+        let (sent, result) = drive(
+            &mut session,
+            Intent::RevokeServerAdminTokens,
+            vec![response(204, "")],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        assert!(sent[0].body().is_empty(), "a DELETE without a body");
+        assert!(sent[0].headers()["x-tableau-auth"].is_sensitive());
+        snapshot(&format!("revoke_server_admin_tokens_{format_name}"), &sent[0]);
+    }
+}
+
+#[test]
 fn trusted_ticket_requests_are_form_encoded() {
     let cases = [
         ("ticket_default_site", TicketRequest::new("jsmith")),
