@@ -222,7 +222,6 @@ const MAX_STEPS: usize = 16;
 
 /// The session policy for any number of concurrent calls: every decision about a session
 /// that outlives one exchange, made once, here, for every driver.
-/// here, for every driver.
 ///
 /// A [`Session`] runs one exchange at a time. A [`Policy`] owns a session and the rules around
 /// it, for any number of concurrent *calls*:
@@ -241,7 +240,10 @@ const MAX_STEPS: usize = 16;
 ///   was signed in (credentials about to expire) is not renewed on every call;
 /// * **sign-out before a new sign-in**, the site kept across re-sign-ins after a switch, a
 ///   fresh JWT for every connected-app sign-in;
-/// * **events** in one vocabulary ([`SessionEvent`], [`Policy::poll_event`]).
+/// * **scopes**: the end of a scope ([`Call::EndScope`]: a guard, a `with` block) signs out
+///   only the session its own sign-in began, never one signed in after it;
+/// * **events** in one vocabulary ([`SessionEvent`], [`Policy::poll_event`]), a warning among
+///   them when a sign-in's credentials are about to expire.
 ///
 /// ## Driving it
 ///
