@@ -138,7 +138,10 @@ fn revoking_the_admins_pats_is_a_delete_with_the_token_as_a_sensitive_header() {
         assert!(result.is_ok(), "{result:?}");
         assert!(sent[0].body().is_empty(), "a DELETE without a body");
         assert!(sent[0].headers()["x-tableau-auth"].is_sensitive());
-        snapshot(&format!("revoke_server_admin_tokens_{format_name}"), &sent[0]);
+        snapshot(
+            &format!("revoke_server_admin_tokens_{format_name}"),
+            &sent[0],
+        );
     }
 }
 

@@ -639,6 +639,16 @@ mod tests {
     /// new token each time; returns the outcome, with time moving on every wait.
     fn drive(policy: &mut Policy, store: &mut Model, call: Call, clock: &mut Instant) -> Outcome {
         let id = policy.begin(call);
+        drive_begun(policy, store, id, clock)
+    }
+
+    /// [`drive`] for a call already begun (its id names a scope).
+    fn drive_begun(
+        policy: &mut Policy,
+        store: &mut Model,
+        id: CallId,
+        clock: &mut Instant,
+    ) -> Outcome {
         for _ in 0..10_000 {
             let inputs = Inputs::new(*clock, SystemTime::UNIX_EPOCH, [store.sign_ins as u8; 16]);
             match policy.poll(id, inputs) {
@@ -957,6 +967,28 @@ mod tests {
         );
         assert!(matches!(out, Outcome::Event(Event::SignedIn(_))), "{out:?}");
         assert_eq!(store.sign_ins, 2);
+    }
+
+    #[test]
+    fn a_scope_of_a_fleet_leaves_the_fleets_session_signed_in() {
+        let mut clock = Instant::now();
+        let mut store = Model::default();
+        let mut a = policy(clock, FleetConfig::new());
+        drive(&mut a, &mut store, Call::Request, &mut clock);
+        let mut b = policy(clock, FleetConfig::new());
+        let sign_in = SignIn::new(Credentials::personal_access_token("etl", "pat-secret"), "");
+        let scope = b.begin(Call::Intent(Intent::SignIn(sign_in)));
+        let out = drive_begun(&mut b, &mut store, scope, &mut clock);
+        assert!(matches!(out, Outcome::Event(Event::SignedIn(_))), "{out:?}");
+        // The scope ends: this process forgets the session, the fleet keeps it.
+        let out = drive(&mut b, &mut store, Call::EndScope(scope), &mut clock);
+        assert!(
+            matches!(out, Outcome::Event(Event::SignedOut(SignOut::LeftToFleet))),
+            "{out:?}"
+        );
+        assert!(store.record.as_ref().is_some_and(|(_, s)| s.is_some()));
+        assert_eq!(store.sign_ins, 1, "adopted, never signed out");
+        assert!(a.session().is_signed_in());
     }
 
     #[test]
