@@ -483,6 +483,12 @@ pub enum Misuse {
     /// A required value is empty.
     #[error("the {0} must not be empty")]
     Empty(&'static str),
+    /// [`crate::Intent::Resume`] on a policy shared by a fleet ([`crate::Policy::set_fleet`]):
+    /// the fleet's session comes from its store.
+    #[error(
+        "a fleet's session comes from its session store: resume a saved token only in a client of its own"
+    )]
+    ResumeInFleet,
     /// A connected-app sign-in without [`crate::SignIn::mint_inputs`].
     #[error("a connected-app sign-in needs mint inputs (the time and 16 random bytes)")]
     MissingMintInputs,

@@ -28,6 +28,9 @@ pub enum Event {
     /// (`DELETE auth/serverAdminAccessTokens` answered 2xx, usually 204). The session is
     /// unchanged.
     ServerAdminTokensRevoked,
+    /// A session signed in elsewhere was taken up from its token ([`crate::Intent::Resume`]):
+    /// who and where it is, as `GET sessions/current` told.
+    Resumed(CurrentSession),
 }
 
 /// A new session.

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Response, StatusCode};
 
+use crate::secret::AuthToken;
+
 use crate::{
     ApiVersion, Config, ConnectedApp, Credentials, Format, Intent, MintInputs, Session, SignIn,
     SiteContentUrl, Step, TicketRequest, UserId,
@@ -216,10 +218,11 @@ pub fn drive_session(t0: Instant, data: &[u8]) {
                 let _ = session.start(Intent::SwitchSite(SiteContentUrl::new("Marketing")), now);
             }
             3 => {
-                let intent = match input.byte().unwrap_or(0) % 4 {
+                let intent = match input.byte().unwrap_or(0) % 5 {
                     0 => Intent::ServerInfo,
                     1 => Intent::CurrentSession,
                     2 => Intent::RevokeServerAdminTokens,
+                    3 => Intent::Resume(AuthToken::new("saved-session-token")),
                     _ => Intent::TrustedTicket(TicketRequest::new("jsmith").target_site("Sales")),
                 };
                 let _ = session.start(intent, now);
@@ -324,6 +327,9 @@ pub fn drive_policy(t0: Instant, data: &[u8]) {
             1 => Call::Forward,
             2 => Call::Ready,
             3 => Call::Renew,
+            4 if flags & 16 == 16 => {
+                Call::Intent(Intent::Resume(AuthToken::new("saved-session-token")))
+            }
             4 => Call::Maintain,
             5 if input.byte().unwrap_or(0) & 1 == 1 => {
                 Call::Intent(Intent::RevokeServerAdminTokens)

@@ -41,6 +41,13 @@ pub enum Intent {
     /// Tableau's code (`403004`: not a server administrator). A `401` is an error whose
     /// [`crate::Error::is_reauth_needed`] is true, as for [`Intent::CurrentSession`].
     RevokeServerAdminTokens,
+    /// Take up a session signed in elsewhere, from its token (saved by another process, an
+    /// earlier run, a parent script): asks `GET sessions/current` with it (after the anonymous
+    /// version probe when the version is not known yet, and the http→https check a sign-in
+    /// makes). Alive, it becomes this session — the site and user the server names — and the
+    /// answer is [`crate::Event::Resumed`]; refused (`401002`: expired or signed out), an
+    /// error, and the session stays as it was. Credentials kept for later sign-ins are kept.
+    Resume(crate::secret::AuthToken),
 }
 
 /// The contentUrl of a site (its "Site ID", as in `/#/site/Finance/`); `""` is the Default site

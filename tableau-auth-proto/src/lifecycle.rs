@@ -112,6 +112,11 @@ pub enum SessionEvent {
         /// How long the credentials had left at that sign-in.
         remaining: Duration,
     },
+    /// A session signed in elsewhere was taken up from its token ([`crate::Intent::Resume`]).
+    Resumed {
+        /// Its generation in this policy.
+        generation: u64,
+    },
     /// The session was signed out.
     SignedOut {
         /// The generation signed out.
@@ -205,6 +210,10 @@ impl fmt::Display for SessionEvent {
                     count(hours % 24, "hour")
                 )
             }
+            Self::Resumed { generation } => write!(
+                f,
+                "resumed a session signed in elsewhere, from its token (generation {generation})"
+            ),
             Self::SignedOut {
                 generation,
                 outcome,

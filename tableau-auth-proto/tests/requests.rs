@@ -209,6 +209,49 @@ fn over_plain_http_the_probe_runs_first_so_a_redirect_moves_credentials_to_https
 }
 
 #[test]
+fn a_saved_token_goes_to_https_only_after_the_probe_and_in_a_sensitive_header() {
+    let cfg = tableau_auth_proto::Config::builder("http://tableau.example.com")
+        .api_version(ApiVersion::new(3, 25))
+        .user_agent(USER_AGENT)
+        .build()
+        .unwrap();
+    let mut session = Session::new(cfg);
+    let redirect = with_header(
+        response(301, ""),
+        "location",
+        "https://tableau.example.com/api/2.4/serverinfo",
+    );
+    let (sent, result) = drive(
+        &mut session,
+        Intent::Resume(tableau_auth_proto::secret::AuthToken::new(TOKEN)),
+        vec![
+            redirect,
+            response(200, fixture("serverinfo.xml")),
+            response(200, fixture("session_current.xml")),
+        ],
+    );
+    assert!(
+        matches!(result, Ok(tableau_auth_proto::Event::Resumed(_))),
+        "{result:?}"
+    );
+    assert!(
+        sent[..2]
+            .iter()
+            .all(|r| r.headers().get("x-tableau-auth").is_none())
+    );
+    assert!(sent[2].headers()["x-tableau-auth"].is_sensitive());
+    snapshot("resume_over_https_after_the_probe", &sent[2]);
+    assert_eq!(session.base_url(), "https://tableau.example.com");
+    assert_eq!(
+        session
+            .token()
+            .map(|t| tableau_auth_proto::secret::ExposeSecret::expose_secret(t).to_owned())
+            .as_deref(),
+        Some(TOKEN)
+    );
+}
+
+#[test]
 fn a_sign_in_redirected_to_a_cloud_pod_is_re_posted_identically() {
     let cfg = tableau_auth_proto::Config::builder("https://online.tableau.com")
         .api_version(ApiVersion::new(3, 25))

@@ -17,6 +17,7 @@ use tableau_auth_redis::RedisStore;
 use tableau_auth_tests::redis_server::RedisServer;
 
 use tableau_auth_proto::lifecycle::{RenewReason, SessionEvent};
+use tableau_auth_proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_proto::{
     Call, Config, Ended, Event, Format, Intent, Outcome, SignIn, SignOut, http,
 };
@@ -131,6 +132,10 @@ trait Driver {
     fn sign_out(&mut self) -> Res<SignOut>;
     /// Revokes the server administrators' PATs (`DELETE auth/serverAdminAccessTokens`).
     fn revoke_admin_tokens(&mut self) -> Res<()>;
+    /// The session's token, to save and resume elsewhere.
+    fn token(&mut self) -> Option<String>;
+    /// Takes up the session of a saved `token`: who it is (the user's name).
+    fn resume(&mut self, token: &str) -> Res<String>;
     /// Signs in with a scope (a guard; TSC's `with` block), does `inside` in it, then ends the
     /// scope: how the scope's sign-out ended.
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut>;
@@ -274,6 +279,16 @@ impl Driver for SimDriver {
             other => Err(Failure::other(format!("{other:?}"))),
         }
     }
+    fn token(&mut self) -> Option<String> {
+        let token = self.0.policy().session().token()?;
+        Some(token.expose_secret().to_owned())
+    }
+    fn resume(&mut self, token: &str) -> Res<String> {
+        match self.event(Intent::Resume(AuthToken::new(token)))? {
+            Event::Resumed(me) => Ok(me.user_name),
+            other => Err(Failure::other(format!("{other:?}"))),
+        }
+    }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
         let scope = self.0.policy().begin(Call::Intent(Intent::SignIn(sign_in)));
         match self.0.run_begun(scope, None) {
@@ -410,6 +425,16 @@ impl Driver for Blocking {
     fn revoke_admin_tokens(&mut self) -> Res<()> {
         self.client
             .revoke_server_admin_tokens()
+            .map_err(|e| ureq_failure(&e))
+    }
+    fn token(&mut self) -> Option<String> {
+        let token = self.client.session().token()?;
+        Some(token.expose_secret().to_owned())
+    }
+    fn resume(&mut self, token: &str) -> Res<String> {
+        self.client
+            .resume(AuthToken::new(token))
+            .map(|me| me.user_name)
             .map_err(|e| ureq_failure(&e))
     }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
@@ -615,6 +640,16 @@ impl Driver for Async {
     fn revoke_admin_tokens(&mut self) -> Res<()> {
         runtime()
             .block_on(self.client.revoke_server_admin_tokens())
+            .map_err(|e| hyper_failure(&e))
+    }
+    fn token(&mut self) -> Option<String> {
+        let current = self.client.current()?;
+        current.header_value().to_str().ok().map(str::to_owned)
+    }
+    fn resume(&mut self, token: &str) -> Res<String> {
+        runtime()
+            .block_on(self.client.resume(AuthToken::new(token)))
+            .map(|me| me.user_name)
             .map_err(|e| hyper_failure(&e))
     }
     fn scope(&mut self, sign_in: SignIn, inside: Inside) -> Res<SignOut> {
@@ -1231,6 +1266,49 @@ fn revoking_the_admins_pats(make: Make<'_>) {
     other.sign_in(pat()).expect("jsmith's PAT still signs in");
 }
 
+/// A session saved by one client (its token) is taken up by another (TSC#58, TSC#1246): no
+/// sign-in, the same user, its own calls authorized with it; a dead token is a typed `401002`
+/// and the client keeps what it had; and a resumed session the server ends is not signed in
+/// again without credentials.
+fn a_saved_session_is_resumed_by_another_client(make: Make<'_>) {
+    let mut a = make(Setup::default());
+    a.sign_in(pat()).expect("a signs in");
+    let token = a.token().expect("a holds a token");
+    let mut b = a.peer(Setup::default());
+    let before = sign_ins(a.as_ref());
+    assert_eq!(
+        b.resume(&token).map_err(|e| e.text),
+        Ok(sample::USER_NAME.to_owned())
+    );
+    assert_eq!(sign_ins(b.as_ref()), before, "no sign-in");
+    assert_eq!(b.token().as_deref(), Some(token.as_str()));
+    assert_eq!(b.generation(), 1);
+    assert!(
+        b.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Resumed { generation: 1 }))
+    );
+    assert_eq!(b.get("workbooks").map_err(|e| e.text), Ok(200));
+    let last = b.fake().request_log().pop().expect("the call");
+    assert_eq!(last.token(), Some(token.as_str()));
+
+    // A token the server no longer knows: 401002, and b keeps its session.
+    assert_eq!(a.sign_out().map_err(|e| e.text), Ok(SignOut::Confirmed));
+    let e = b.resume(&token).expect_err("signed out by a");
+    assert_eq!(e.code.as_deref(), Some("401002"), "{e:?}");
+    assert_eq!(b.token().as_deref(), Some(token.as_str()));
+    assert_eq!(b.generation(), 1);
+    // Without credentials, the ended session is an error, never a sign-in.
+    let e = b
+        .get("workbooks")
+        .expect_err("no credentials to sign in again with");
+    assert!(
+        e.ended.is_some() || e.code.as_deref() == Some("401002"),
+        "{e:?}"
+    );
+    assert_eq!(sign_ins(b.as_ref()), before);
+}
+
 macro_rules! scenarios {
     ($($scenario:ident),* $(,)?) => {
         mod sim {
@@ -1273,4 +1351,5 @@ scenarios!(
     a_fleet_without_its_store_fails_closed,
     a_scope_signs_out_its_own_session_and_no_newer_one,
     revoking_the_admins_pats,
+    a_saved_session_is_resumed_by_another_client,
 );

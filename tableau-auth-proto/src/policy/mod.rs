@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderMap, Request, Response, StatusCode};
+use secrecy::ExposeSecret as _;
 
 use crate::config::Config;
 use crate::error::{Error, Misuse};
@@ -731,6 +732,19 @@ impl Policy {
                         SignOut::LeftToFleet,
                     ))))
                 }
+                Intent::Resume(_) if self.fleet.is_some() => {
+                    Some(Action::Done(Outcome::Failed(Misuse::ResumeInFleet.into())))
+                }
+                Intent::Resume(token)
+                    if !call.signed_out_first
+                        && self
+                            .session
+                            .token()
+                            .is_some_and(|held| held.expose_secret() != token.expose_secret()) =>
+                {
+                    // Another session is held: it ends first, as before a new sign-in.
+                    self.start(id, Intent::SignOut, Purpose::SignOutFirst, 0, inputs)
+                }
                 intent @ (Intent::SwitchSite(_)
                 | Intent::CurrentSession
                 | Intent::RevokeServerAdminTokens) => {
@@ -951,6 +965,15 @@ impl Policy {
                         if retire {
                             self.fleet_retire(id, inputs);
                         }
+                    }
+                    (Intent::Resume(_), Event::Resumed(_)) => {
+                        if let Err(e) =
+                            self.publish(|generation| SessionEvent::Resumed { generation })
+                        {
+                            self.finish(id, Outcome::Failed(e));
+                            return;
+                        }
+                        self.scope = None;
                     }
                     (Intent::SwitchSite(site), Event::SiteSwitched(_)) => {
                         // A later sign-in must land on the new site.
@@ -1457,6 +1480,101 @@ mod tests {
                 "{estimate:?}"
             );
         }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // some instant to count from
+    fn resuming_a_saved_token_replaces_another_session_but_never_its_own() {
+        const CURRENT: &str = r#"<tsResponse><session>
+            <site id="6b7179ba-b82b-4f0f-91ed-812074ac5da6" name="Finance Team" contentUrl="Finance"/>
+            <user id="1a96d216-e9b8-497b-a82a-0b899a965e01" name="jsmith"/></session></tsResponse>"#;
+        let t0 = Instant::now();
+        let config = Config::builder("https://tableau.example.com")
+            .api_version(crate::ApiVersion::new(3, 25))
+            .build()
+            .unwrap();
+        let inputs = Inputs::new(t0, SystemTime::UNIX_EPOCH, [5; 16]);
+        // Runs the call, answering each request by its path; the requests' "METHOD path token".
+        let resume = |policy: &mut Policy, token: &str| {
+            let id = policy.begin(Call::Intent(Intent::Resume(crate::secret::AuthToken::new(
+                token,
+            ))));
+            let mut sent = Vec::new();
+            loop {
+                match policy.poll(id, inputs) {
+                    Action::Send(request) => {
+                        let auth = request.headers()[crate::X_TABLEAU_AUTH]
+                            .to_str()
+                            .unwrap()
+                            .to_owned();
+                        let path = request.uri().path().to_owned();
+                        sent.push(format!("{} {path} {auth}", request.method()));
+                        let answer = if path.ends_with("signout") {
+                            answer(204, "")
+                        } else {
+                            answer(200, CURRENT)
+                        };
+                        policy.handle_response(id, answer, inputs);
+                    }
+                    Action::Done(outcome) => return (outcome, sent),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        };
+        let mut policy = Policy::new(config.clone(), t0);
+        let (outcome, sent) = resume(&mut policy, "saved-token-1");
+        let Outcome::Event(Event::Resumed(me)) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            (me.user_name.as_str(), me.site_content_url.as_str()),
+            ("jsmith", "Finance")
+        );
+        assert_eq!(sent, ["GET /api/3.25/sessions/current saved-token-1"]);
+        assert_eq!(policy.generation(), 1);
+        let snapshot = policy.snapshot().cloned().expect("published");
+        assert_eq!(snapshot.token_text(), "saved-token-1");
+        assert_eq!(
+            snapshot.signed_in().site_id.as_str(),
+            "6b7179ba-b82b-4f0f-91ed-812074ac5da6"
+        );
+        assert!(!policy.has_credentials(), "resuming keeps no credentials");
+        assert_eq!(
+            std::iter::from_fn(|| policy.poll_event()).collect::<Vec<_>>(),
+            vec![SessionEvent::Resumed { generation: 1 }]
+        );
+        // The same token again: nothing to sign out first.
+        let (_, sent) = resume(&mut policy, "saved-token-1");
+        assert_eq!(sent, ["GET /api/3.25/sessions/current saved-token-1"]);
+        // Another token: the held session ends first, as before a new sign-in.
+        let (_, sent) = resume(&mut policy, "saved-token-2");
+        assert_eq!(
+            sent,
+            [
+                "POST /api/3.25/auth/signout saved-token-1",
+                "GET /api/3.25/sessions/current saved-token-2"
+            ]
+        );
+        assert_eq!(
+            policy
+                .snapshot()
+                .map(|s| s.token_text().to_owned())
+                .as_deref(),
+            Some("saved-token-2")
+        );
+
+        // A fleet's session comes from its store.
+        let mut fleet = Policy::new(config, t0);
+        fleet.set_fleet(Some(FleetConfig::new()));
+        let (outcome, sent) = resume(&mut fleet, "saved-token-1");
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Failed(Error::Misuse(Misuse::ResumeInFleet))
+            ),
+            "{outcome:?}"
+        );
+        assert!(sent.is_empty());
     }
 
     #[test]

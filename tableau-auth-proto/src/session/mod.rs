@@ -25,7 +25,7 @@ use crate::redirect;
 use crate::response::error_from_response;
 use crate::secret::{AuthToken, Redactor};
 use crate::version::ApiVersion;
-use requests::check_mint_inputs;
+use requests::{check_mint_inputs, check_token};
 pub(crate) use urls::{NO_QUERY, build_url};
 
 /// The header that carries the session token.
@@ -73,6 +73,7 @@ enum Then {
     SignIn(Box<SignIn>),
     SignOut(AuthToken),
     Ticket(TicketRequest),
+    Resume(AuthToken),
 }
 
 enum Exchange {
@@ -103,6 +104,10 @@ enum Exchange {
     },
     CurrentSession,
     RevokeServerAdminTokens,
+    Resume {
+        token: AuthToken,
+        version: ApiVersion,
+    },
 }
 
 impl Exchange {
@@ -115,6 +120,7 @@ impl Exchange {
             Self::Ticket { .. } => "trusted ticket",
             Self::CurrentSession => "current session",
             Self::RevokeServerAdminTokens => "revoke server admin tokens",
+            Self::Resume { .. } => "resume a session",
         }
     }
 }
@@ -229,16 +235,22 @@ impl Session {
                 let (token, version) = (active.token.clone(), active.info.api_version);
                 self.send_sign_out(token, version, true)
             }
-            Intent::SignOutToken(token) => match self.version {
-                _ if token.expose_secret().is_empty() => Err(Misuse::Empty("session token").into()),
-                _ if !token.expose_secret().bytes().all(|b| b.is_ascii_graphic()) => {
-                    Err(Misuse::InvalidCharacter("session token").into())
+            Intent::SignOutToken(token) => {
+                check_token(&token)?;
+                match self.version {
+                    Some(version) if !self.must_check_http() => {
+                        self.send_sign_out(token, version, false)
+                    }
+                    _ => self.probe(Some(Then::SignOut(token))),
                 }
-                Some(version) if !self.must_check_http() => {
-                    self.send_sign_out(token, version, false)
+            }
+            Intent::Resume(token) => {
+                check_token(&token)?;
+                match self.version {
+                    Some(version) if !self.must_check_http() => self.send_resume(token, version),
+                    _ => self.probe(Some(Then::Resume(token))),
                 }
-                _ => self.probe(Some(Then::SignOut(token))),
-            },
+            }
             Intent::SwitchSite(site) => {
                 let Some(active) = &self.active else {
                     return Err(Misuse::NotSignedIn.into());
@@ -284,8 +296,9 @@ impl Session {
             // Moved, not copied: the sign-in's secrets travel with the response from here on.
             Exchange::SignIn { redactor: sent, .. } => secrets = std::mem::take(sent),
             Exchange::SignOut { token, .. }
+            | Exchange::Resume { token, .. }
             | Exchange::ServerInfo {
-                then: Some(Then::SignOut(token)),
+                then: Some(Then::SignOut(token) | Then::Resume(token)),
                 ..
             } => secrets.push(token.expose_secret()),
             // The probe before a sign-in sends no secret, but a server may still echo one.
@@ -399,6 +412,9 @@ impl Session {
             Exchange::CurrentSession => self.on_current_session(status, headers, &body, now),
             Exchange::RevokeServerAdminTokens => {
                 self.on_server_admin_tokens_revoked(status, headers, &body, now)
+            }
+            Exchange::Resume { token, version } => {
+                self.on_resumed(status, headers, &body, token, version, now, secrets)
             }
         }
     }

@@ -109,6 +109,7 @@ impl Session {
                 self.send_sign_out(token, version, false)
             }
             (Some(Then::Ticket(ticket)), _) => self.send_ticket(ticket),
+            (Some(Then::Resume(token)), Some(version)) => self.send_resume(token, version),
             _ => Ok(Step::Done(Event::ServerInfo(info))),
         }
     }
@@ -262,43 +263,43 @@ impl Session {
         body: &[u8],
     ) -> Result<CurrentSession, Error> {
         self.token_request_succeeded(status, headers, body)?;
-        let redactor = self.token_redactor();
-        let doc: SessionDoc<'_> = match wire::parse_session(body) {
-            Some(doc) => doc,
-            None => match wire::parse(body)? {
-                Parsed::Tableau(doc) => match doc.session {
-                    Some(doc) => doc,
-                    None => return Err(missing(body, "session")),
-                },
-                _ => return Err(foreign(status, None, body, &redactor)),
-            },
-        };
-        let SessionDoc { site, user } = doc;
-        for (path, value) in [("session.site.id", &site.id), ("session.user.id", &user.id)] {
-            if value.trim().is_empty() {
-                return Err(Error::Decode {
-                    format: sniff_format(body),
-                    path: path.to_owned(),
-                    message: "the identifier is empty".to_owned(),
-                });
-            }
+        parse_current_session(status, body, &self.token_redactor())
+    }
+
+    /// Reads the answer to `GET sessions/current` asked with a saved token
+    /// ([`crate::Intent::Resume`]): alive, it becomes this session; anything else is the error
+    /// Tableau's code says (scrubbed of that token), and the session stays as it was.
+    #[allow(clippy::too_many_arguments)] // one exchange's every input
+    pub(super) fn on_resumed(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        token: AuthToken,
+        version: ApiVersion,
+        now: Instant,
+        secrets: &Redactor,
+    ) -> Result<Step, Error> {
+        if !status.is_success() {
+            return Err(self.token_request_error(status, headers, body, secrets));
         }
-        let text = |value: Option<std::borrow::Cow<'_, str>>| value.map(|v| v.into_owned());
-        Ok(CurrentSession {
-            site_id: SiteId::from_server(&site.id),
-            site_name: site.name.into_owned(),
-            site_content_url: SiteContentUrl::from(&*site.content_url),
-            user_id: UserId::from_server(&user.id),
-            user_name: user.name.into_owned(),
-            site_role: text(user.site_role),
-            full_name: text(user.full_name),
-            email: text(user.email),
-            last_login: text(user.last_login),
-            auth_setting: text(user.auth_setting),
-            external_auth_user_id: text(user.external_auth_user_id),
-            locale: text(user.locale),
-            language: text(user.language),
-        })
+        let current = parse_current_session(status, body, secrets)?;
+        let info = SignedIn {
+            site_id: current.site_id.clone(),
+            site_content_url: current.site_content_url.clone(),
+            user_id: current.user_id.clone(),
+            api_version: version,
+            credentials_expire_at: None,
+            moved_to: None,
+        };
+        self.active = Some(Active {
+            token,
+            info,
+            signed_in_at: now,
+            last_used: now,
+        });
+        self.version = Some(version);
+        Ok(Step::Done(Event::Resumed(current)))
     }
 
     /// Tells what a response to the caller's own authorized REST call means, so that no adapter
@@ -376,4 +377,49 @@ fn missing(body: &[u8], element: &str) -> Error {
         path: element.to_owned(),
         message: format!("the response has no `{element}`"),
     }
+}
+
+/// A `sessions/current` document (XML or JSON) read into a [`CurrentSession`]; `redactor` holds
+/// the token the request carried.
+fn parse_current_session(
+    status: StatusCode,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Result<CurrentSession, Error> {
+    let doc: SessionDoc<'_> = match wire::parse_session(body) {
+        Some(doc) => doc,
+        None => match wire::parse(body)? {
+            Parsed::Tableau(doc) => match doc.session {
+                Some(doc) => doc,
+                None => return Err(missing(body, "session")),
+            },
+            _ => return Err(foreign(status, None, body, redactor)),
+        },
+    };
+    let SessionDoc { site, user } = doc;
+    for (path, value) in [("session.site.id", &site.id), ("session.user.id", &user.id)] {
+        if value.trim().is_empty() {
+            return Err(Error::Decode {
+                format: sniff_format(body),
+                path: path.to_owned(),
+                message: "the identifier is empty".to_owned(),
+            });
+        }
+    }
+    let text = |value: Option<std::borrow::Cow<'_, str>>| value.map(|v| v.into_owned());
+    Ok(CurrentSession {
+        site_id: SiteId::from_server(&site.id),
+        site_name: site.name.into_owned(),
+        site_content_url: SiteContentUrl::from(&*site.content_url),
+        user_id: UserId::from_server(&user.id),
+        user_name: user.name.into_owned(),
+        site_role: text(user.site_role),
+        full_name: text(user.full_name),
+        email: text(user.email),
+        last_login: text(user.last_login),
+        auth_setting: text(user.auth_setting),
+        external_auth_user_id: text(user.external_auth_user_id),
+        locale: text(user.locale),
+        language: text(user.language),
+    })
 }

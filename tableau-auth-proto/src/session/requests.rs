@@ -187,6 +187,25 @@ impl Session {
         Ok(Step::Send(request))
     }
 
+    /// `GET sessions/current` with a saved token, to take its session up
+    /// ([`crate::Intent::Resume`]).
+    pub(super) fn send_resume(
+        &mut self,
+        token: AuthToken,
+        version: ApiVersion,
+    ) -> Result<Step, Error> {
+        require(Feature::CurrentSession, version)?;
+        self.require_format(version)?;
+        let url = self.api_path(version, "/sessions/current");
+        let mut request = self.request(Method::GET, &url, Vec::new(), false)?;
+        let mut value = HeaderValue::from_str(token.expose_secret())
+            .map_err(|_| Misuse::InvalidCharacter("session token"))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(X_TABLEAU_AUTH, value);
+        self.exchange = Some(Exchange::Resume { token, version });
+        Ok(Step::Send(request))
+    }
+
     /// `DELETE auth/serverAdminAccessTokens` with the session's token (Tableau Server only, API
     /// 3.11+): no body, `Accept` in the session's format.
     pub(super) fn send_revoke_server_admin_tokens(
@@ -289,6 +308,18 @@ fn require(feature: Feature, actual: ApiVersion) -> Result<(), Error> {
             required,
             actual,
         });
+    }
+    Ok(())
+}
+
+/// A token given by the caller (to sign out or to resume) is one a header can carry.
+pub(super) fn check_token(token: &AuthToken) -> Result<(), Error> {
+    let text = token.expose_secret();
+    if text.is_empty() {
+        return Err(Misuse::Empty("session token").into());
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Misuse::InvalidCharacter("session token").into());
     }
     Ok(())
 }

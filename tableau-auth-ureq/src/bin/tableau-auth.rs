@@ -33,8 +33,8 @@ use serde_json::Value;
 use tableau_auth_redis::RedisStore;
 use tableau_auth_ureq::proto::secret::{AuthToken, ExposeSecret as _};
 use tableau_auth_ureq::proto::{
-    ApiVersion, ConnectedApp, Credentials, FleetConfig, SignIn, SignOut, SignedIn, TicketRequest,
-    UnifiedAccess,
+    ApiVersion, ConnectedApp, Credentials, CurrentSession, FleetConfig, SignIn, SignOut, SignedIn,
+    TicketRequest, UnifiedAccess,
 };
 use tableau_auth_ureq::{Client, RsaSigner, SignOutGuard};
 
@@ -294,15 +294,20 @@ type Fields = Vec<(&'static str, Value)>;
 /// read by the core.
 fn whoami(client: &mut Client) -> Result<Fields, Failure> {
     let me = client.current_session().map_err(during("whoami"))?;
-    let mut fields = vec![
+    let mut fields = current_session_fields(me);
+    push_moved_to(client, &mut fields);
+    Ok(fields)
+}
+
+/// The fields of `whoami`: who and where a session is.
+fn current_session_fields(me: CurrentSession) -> Fields {
+    vec![
         ("site_id", me.site_id.as_str().into()),
         ("site_content_url", me.site_content_url.as_str().into()),
         ("user_id", me.user_id.as_str().into()),
         ("user_name", me.user_name.into()),
         ("site_role", me.site_role.into()),
-    ];
-    push_moved_to(client, &mut fields);
-    Ok(fields)
+    ]
 }
 
 /// `moved_to`, when the sign-in followed a redirect: the base URL to configure from now on.
