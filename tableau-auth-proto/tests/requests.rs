@@ -6,7 +6,7 @@ mod support;
 use std::net::Ipv4Addr;
 
 use support::*;
-use tableau_auth_proto::http::Request;
+use tableau_auth_proto::http::{Request, Response};
 use tableau_auth_proto::{
     ApiVersion, Format, Intent, Session, SiteContentUrl, TicketRequest, UserId,
 };
@@ -167,21 +167,27 @@ fn trusted_ticket_requests_are_form_encoded() {
     }
 }
 
-#[test]
-fn over_plain_http_the_probe_runs_first_so_a_redirect_moves_credentials_to_https() {
-    // Even with a fixed version: the anonymous probe finds out whether http redirects.
+/// A session for a plain-http URL (with a fixed version), and the server's answer to its
+/// anonymous probe: a redirect to https.
+fn over_plain_http() -> (Session, Response<Vec<u8>>) {
     let cfg = tableau_auth_proto::Config::builder("http://tableau.example.com")
         .api_version(ApiVersion::new(3, 25))
         .user_agent(USER_AGENT)
         .build()
         .unwrap();
-    let mut session = Session::new(cfg);
-    let creds = tableau_auth_proto::Credentials::password("jsmith", PASSWORD);
     let redirect = with_header(
         response(301, ""),
         "location",
         "https://tableau.example.com/api/2.4/serverinfo",
     );
+    (Session::new(cfg), redirect)
+}
+
+#[test]
+fn over_plain_http_the_probe_runs_first_so_a_redirect_moves_credentials_to_https() {
+    // Even with a fixed version: the anonymous probe finds out whether http redirects.
+    let (mut session, redirect) = over_plain_http();
+    let creds = tableau_auth_proto::Credentials::password("jsmith", PASSWORD);
     let (sent, result) = drive(
         &mut session,
         sign_in(creds, "Finance").into(),
@@ -210,17 +216,7 @@ fn over_plain_http_the_probe_runs_first_so_a_redirect_moves_credentials_to_https
 
 #[test]
 fn a_saved_token_goes_to_https_only_after_the_probe_and_in_a_sensitive_header() {
-    let cfg = tableau_auth_proto::Config::builder("http://tableau.example.com")
-        .api_version(ApiVersion::new(3, 25))
-        .user_agent(USER_AGENT)
-        .build()
-        .unwrap();
-    let mut session = Session::new(cfg);
-    let redirect = with_header(
-        response(301, ""),
-        "location",
-        "https://tableau.example.com/api/2.4/serverinfo",
-    );
+    let (mut session, redirect) = over_plain_http();
     let (sent, result) = drive(
         &mut session,
         Intent::Resume(tableau_auth_proto::secret::AuthToken::new(TOKEN)),

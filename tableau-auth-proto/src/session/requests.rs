@@ -21,9 +21,7 @@ impl Session {
     /// through [`Session::authorize_request`], which checks the origin first.
     pub(crate) fn authorize(&self, headers: &mut HeaderMap) -> Result<(), Error> {
         let active = self.active.as_ref().ok_or(Misuse::NotSignedIn)?;
-        let mut value =
-            HeaderValue::from_str(active.token.expose_secret()).map_err(|_| Misuse::NotSignedIn)?;
-        value.set_sensitive(true);
+        let value = token_header(&active.token).map_err(|_| Misuse::NotSignedIn)?;
         headers.insert(X_TABLEAU_AUTH, value);
         Ok(())
     }
@@ -145,10 +143,9 @@ impl Session {
     ) -> Result<Step, Error> {
         let url = self.api_path(version, "/auth/signout");
         let mut request = self.request(Method::POST, &url, Vec::new(), false)?;
-        let mut value = HeaderValue::from_str(token.expose_secret())
-            .map_err(|_| Misuse::InvalidCharacter("session token"))?;
-        value.set_sensitive(true);
-        request.headers_mut().insert(X_TABLEAU_AUTH, value);
+        request
+            .headers_mut()
+            .insert(X_TABLEAU_AUTH, token_header(&token)?);
         self.exchange = Some(Exchange::SignOut { own, token });
         Ok(Step::Send(request))
     }
@@ -198,10 +195,9 @@ impl Session {
         self.require_format(version)?;
         let url = self.api_path(version, "/sessions/current");
         let mut request = self.request(Method::GET, &url, Vec::new(), false)?;
-        let mut value = HeaderValue::from_str(token.expose_secret())
-            .map_err(|_| Misuse::InvalidCharacter("session token"))?;
-        value.set_sensitive(true);
-        request.headers_mut().insert(X_TABLEAU_AUTH, value);
+        request
+            .headers_mut()
+            .insert(X_TABLEAU_AUTH, token_header(&token)?);
         self.exchange = Some(Exchange::Resume { token, version });
         Ok(Step::Send(request))
     }
@@ -310,6 +306,14 @@ fn require(feature: Feature, actual: ApiVersion) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// `X-Tableau-Auth` for `token`, marked sensitive (never logged by HTTP stacks that honour it).
+fn token_header(token: &AuthToken) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(token.expose_secret())
+        .map_err(|_| Misuse::InvalidCharacter("session token"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A token given by the caller (to sign out or to resume) is one a header can carry.
