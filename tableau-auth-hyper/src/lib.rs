@@ -173,8 +173,9 @@
 //!   [`Client::current_or_sign_in`] ([`Snapshot`], the lock-free view), [`Client::send`] for
 //!   your own REST calls, [`Client::current_session`], [`Client::renew`],
 //!   [`Client::spawn_renewal`] ([`RenewalTask`]), [`Client::switch_site`],
-//!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`];
-//!   [`Client::hyper_client`] ([`HyperClient`]) for your own requests over the same pool;
+//!   [`Client::trusted_ticket`], [`Client::server_info`], [`Client::sign_out`],
+//!   [`Client::resume`] (a session saved elsewhere, from its token),
+//!   [`Client::revoke_server_admin_tokens`]; [`Client::hyper_client`] ([`HyperClient`]) for your own requests over the same pool;
 //!   [`ClientBuilder::proxy`] ([`ProxyConnector`]) for an HTTP proxy.
 //! * [`Client::with_sign_in`] and [`Client::sign_in_guard`] ([`SignOutGuard`]): a scoped
 //!   sign-in, TSC's `with server.auth.sign_in(auth):` — signed out, awaited, when the scope

@@ -58,9 +58,10 @@
 //!   [`Client::sign_in_guard`] ([`SignOutGuard`]), [`Client::send`] for your own REST calls
 //!   (authorized, and kept alive by the policy), [`Client::switch_site`],
 //!   [`Client::current_session`] (who and where, typed), [`Client::trusted_ticket`],
-//!   [`Client::server_info`], [`Client::sign_out`]; [`Client::session`] reads the core's
-//!   [`proto::Session`] (URLs, token, site); [`Client::agent`] is the configured agent, for
-//!   calls that must go without the token.
+//!   [`Client::server_info`], [`Client::sign_out`], [`Client::resume`] (a session saved
+//!   elsewhere, from its token), [`Client::revoke_server_admin_tokens`]; [`Client::session`]
+//!   reads the core's [`proto::Session`] (URLs, token, site); [`Client::agent`] is the
+//!   configured agent, for calls that must go without the token.
 //! * [`ClientBuilder::on_event`]: what happened to the session (sign-ins, renewals and why,
 //!   sessions the server ended, waits on 429/503, failed renewals, sign-outs) as the policy's
 //!   [`proto::lifecycle::SessionEvent`]s, the async client's vocabulary too;
