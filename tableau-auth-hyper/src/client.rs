@@ -605,9 +605,10 @@ impl Client {
     /// Takes up a session signed in elsewhere, from its token (saved by another process, an
     /// earlier run, a parent script: TSC#58, TSC#1246): `GET sessions/current` with it, after
     /// the anonymous version probe when needed. Alive, it becomes the session every clone shares
-    /// — who and where it is comes back — and a session held before is signed out first;
-    /// refused (a `401002`: expired or signed out), a typed error, and the client keeps what it
-    /// had. Not with a fleet's session store (its session comes from the store).
+    /// — who and where it is comes back. Another session held before is signed out first, as
+    /// before a new sign-in (the same token is kept as it is); refused (a `401002`: expired or
+    /// signed out), a typed error. Not with a fleet's session store (its session comes from the
+    /// store).
     ///
     /// A resumed session is kept alive like any other; when the server ends it, the client signs
     /// in again only if the builder gave it credentials.

@@ -46,7 +46,9 @@ pub enum Intent {
     /// version probe when the version is not known yet, and the http→https check a sign-in
     /// makes). Alive, it becomes this session — the site and user the server names — and the
     /// answer is [`crate::Event::Resumed`]; refused (`401002`: expired or signed out), an
-    /// error, and the session stays as it was. Credentials kept for later sign-ins are kept.
+    /// error. A [`crate::Policy`] holding another session signs it out first, as before a new
+    /// sign-in (so after a refusal it holds none); holding this very token, it sends no
+    /// sign-out and keeps it. Credentials kept for later sign-ins are kept.
     Resume(crate::secret::AuthToken),
 }
 
