@@ -644,7 +644,7 @@ impl Driver for Async {
     }
     fn token(&mut self) -> Option<String> {
         let current = self.client.current()?;
-        current.header_value().to_str().ok().map(str::to_owned)
+        Some(current.token().expose_secret().to_owned())
     }
     fn resume(&mut self, token: &str) -> Res<String> {
         runtime()

@@ -215,6 +215,13 @@ impl Snapshot {
         &self.token
     }
 
+    /// The session token, to save for another process or a later run, which takes the session
+    /// up with [`crate::Intent::Resume`]. A secret: `Debug` hides it, and the copy is wiped on
+    /// drop.
+    pub fn token(&self) -> crate::secret::AuthToken {
+        crate::secret::AuthToken::new(self.token_text())
+    }
+
     /// `{base}/api/{version}/{path}` (like [`Session::api_url`]).
     pub fn api_url(&self, path: &str) -> Result<Uri, Error> {
         build_url(&self.api_base, path, NO_QUERY)
