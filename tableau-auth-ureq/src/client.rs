@@ -563,6 +563,33 @@ impl Client {
         }
     }
 
+    /// Signs in, runs `body` with the client, then signs out, whatever the body did: succeeded,
+    /// failed (its error is returned, never replaced by the sign-out's) or panicked (the
+    /// sign-out runs while unwinding). If the body succeeded but the sign-out failed, the body's
+    /// value is still returned and the failure is logged (`tracing`, warn). The same as the
+    /// async client's `with_sign_in`; [`Client::sign_in_guard`] is the guard form.
+    ///
+    /// ```no_run
+    /// # use tableau_auth_ureq::{Client, Error, proto::{Credentials, SignIn}};
+    /// # let mut client = Client::builder("https://tableau.example.com").build()?;
+    /// let sign_in = SignIn::new(Credentials::personal_access_token("etl", "secret"), "");
+    /// let me = client.with_sign_in(sign_in, |client| client.current_session())?;
+    /// println!("{} on {}", me.user_name, me.site_name);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_sign_in<T, E: From<Error>>(
+        &mut self,
+        sign_in: SignIn,
+        body: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut guard = self.sign_in_guard(sign_in)?;
+        let value = body(&mut guard)?;
+        if let Err(e) = guard.sign_out() {
+            tracing::warn!(target: "tableau_auth_ureq", error = %e, "the sign-out at the end of with_sign_in failed");
+        }
+        Ok(value)
+    }
+
     /// Ends the scope begun by the sign-in call `scope` ([`Call::EndScope`]).
     fn end_scope(&mut self, scope: CallId) -> Result<SignOut, Error> {
         let id = self.policy.begin(Call::EndScope(scope));

@@ -55,7 +55,8 @@
 //! ## Map of the crate
 //!
 //! * [`Client`] / [`ClientBuilder`]: one session over a ureq agent — [`Client::sign_in`],
-//!   [`Client::sign_in_guard`] ([`SignOutGuard`]), [`Client::send`] for your own REST calls
+//!   [`Client::sign_in_guard`] ([`SignOutGuard`]) and [`Client::with_sign_in`] (TSC's `with`
+//!   block), [`Client::send`] for your own REST calls
 //!   (authorized, and kept alive by the policy), [`Client::switch_site`],
 //!   [`Client::current_session`] (who and where, typed), [`Client::trusted_ticket`],
 //!   [`Client::server_info`], [`Client::sign_out`], [`Client::resume`] (a session saved

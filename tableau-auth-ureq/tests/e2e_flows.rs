@@ -837,6 +837,42 @@ fn the_guard_signs_out_while_unwinding() {
 }
 
 #[test]
+fn with_sign_in_signs_out_after_the_body_succeeded_failed_or_panicked() {
+    let fake = start();
+    let mut client = client(&fake, Format::Xml);
+    let me = client
+        .with_sign_in(password(), |client| client.current_session())
+        .expect("the body's value");
+    assert_eq!(me.user_name, sample::USER_NAME);
+    assert_eq!(fake.control().live_sessions(), 0);
+    assert!(!client.session().is_signed_in());
+
+    let failed: Result<(), Error> = client.with_sign_in(password(), |client| {
+        assert!(client.session().is_signed_in());
+        Err(Error::Transport("the body's own failure".to_owned()))
+    });
+    assert!(
+        matches!(&failed, Err(Error::Transport(m)) if m == "the body's own failure"),
+        "{failed:?}"
+    );
+    assert_eq!(fake.control().live_sessions(), 0);
+
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: Result<(), Error> = client.with_sign_in(password(), |_| panic!("the body panics"));
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(
+        fake.control().live_sessions(),
+        0,
+        "signed out while unwinding"
+    );
+    assert_eq!(
+        describe(&fake.request_log()).last().map(String::as_str),
+        Some("POST /api/3.25/auth/signout 204")
+    );
+}
+
+#[test]
 fn the_guard_never_panics_when_signing_out_fails() {
     for fault in [
         Fault::Status {
