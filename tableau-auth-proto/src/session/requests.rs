@@ -175,13 +175,19 @@ impl Session {
 
     /// `GET sessions/current` with the session's token.
     pub(super) fn send_current_session(&mut self, version: ApiVersion) -> Result<Step, Error> {
+        let mut request = self.sessions_current(version)?;
+        self.authorize(request.headers_mut())?;
+        self.exchange = Some(Exchange::CurrentSession);
+        Ok(Step::Send(request))
+    }
+
+    /// `GET sessions/current`, gated, without a token yet (the session's own, or a saved one).
+    fn sessions_current(&self, version: ApiVersion) -> Result<Request<Vec<u8>>, Error> {
         // Believed gate (docs/protocol.md, "Version gates": 3.1 per PSTableauREST).
         require(Feature::CurrentSession, version)?;
         self.require_format(version)?;
         let url = self.api_path(version, "/sessions/current");
-        let request = self.request(Method::GET, &url, Vec::new(), true)?;
-        self.exchange = Some(Exchange::CurrentSession);
-        Ok(Step::Send(request))
+        self.request(Method::GET, &url, Vec::new(), false)
     }
 
     /// `GET sessions/current` with a saved token, to take its session up
@@ -191,10 +197,7 @@ impl Session {
         token: AuthToken,
         version: ApiVersion,
     ) -> Result<Step, Error> {
-        require(Feature::CurrentSession, version)?;
-        self.require_format(version)?;
-        let url = self.api_path(version, "/sessions/current");
-        let mut request = self.request(Method::GET, &url, Vec::new(), false)?;
+        let mut request = self.sessions_current(version)?;
         request
             .headers_mut()
             .insert(X_TABLEAU_AUTH, token_header(&token)?);
